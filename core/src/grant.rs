@@ -1,0 +1,251 @@
+//! Grants: `scope:permission` or `scope.resource:permission` (SPEC §3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Most grants one key may hold.
+pub const MAX_GRANTS: usize = 64;
+
+/// Read-Only or Read/Write. `Write` covers `Read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// Read-Only.
+    Read,
+    /// Read/Write (includes Read-Only).
+    Write,
+}
+
+impl Permission {
+    /// `"read"` or `"write"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+        }
+    }
+
+    /// True when holding `self` allows an action needing `needed`.
+    pub fn covers(self, needed: Permission) -> bool {
+        self >= needed
+    }
+}
+
+impl FromStr for Permission {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "read" => Ok(Permission::Read),
+            "write" => Ok(Permission::Write),
+            _ => Err(Error::invalid(
+                "permission",
+                format!("{s:?} is neither \"read\" nor \"write\""),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Checks a scope or resource name: `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphabetic()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+}
+
+/// A scope, or a resource within a scope: what a grant covers and what `authorize`
+/// asks about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    /// The scope (`deployments`).
+    pub scope: String,
+    /// The resource within it (`networks`), or `None` for the whole scope.
+    pub resource: Option<String>,
+}
+
+impl Target {
+    /// Parses `scope` or `scope.resource`; `field` names the argument in errors.
+    pub fn parse(s: &str, field: &str) -> Result<Self> {
+        let (scope, resource) = match s.split_once('.') {
+            Some((scope, resource)) => (scope, Some(resource)),
+            None => (s, None),
+        };
+        let why = "must be `scope` or `scope.resource`, each a letter then up to 63 \
+                   letters, digits, '_' or '-'";
+        if !is_identifier(scope) || resource.is_some_and(|r| !is_identifier(r)) {
+            return Err(Error::invalid(field, format!("{s:?} {why}")));
+        }
+        Ok(Target {
+            scope: scope.to_owned(),
+            resource: resource.map(str::to_owned),
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.resource {
+            Some(r) => write!(f, "{}.{r}", self.scope),
+            None => f.write_str(&self.scope),
+        }
+    }
+}
+
+/// One grant: a permission on a scope or on one resource of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Grant {
+    /// What the grant covers.
+    pub target: Target,
+    /// Read-Only or Read/Write.
+    pub permission: Permission,
+}
+
+impl Grant {
+    /// Parses `scope[:.resource]:permission`; `field` names the argument in errors.
+    pub fn parse(s: &str, field: &str) -> Result<Self> {
+        let Some((target, permission)) = s.rsplit_once(':') else {
+            return Err(Error::invalid(
+                field,
+                format!("{s:?} must be `scope:permission` or `scope.resource:permission`"),
+            ));
+        };
+        let target = Target::parse(target, field)?;
+        let permission = permission.parse::<Permission>().map_err(|_| {
+            Error::invalid(
+                field,
+                format!("{s:?} has permission {permission:?}; use \"read\" or \"write\""),
+            )
+        })?;
+        Ok(Grant { target, permission })
+    }
+
+    /// True when this grant allows `needed` on `target`: a resource is covered by a
+    /// grant on it or on its whole scope; a whole scope only by a scope-wide grant.
+    pub fn covers(&self, target: &Target, needed: Permission) -> bool {
+        self.permission.covers(needed)
+            && self.target.scope == target.scope
+            && (self.target.resource.is_none() || self.target.resource == target.resource)
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.target, self.permission)
+    }
+}
+
+/// Parses a key's grant list: 1–64 grants, no two on the same scope or resource.
+pub fn parse_grants<S: AsRef<str>>(grants: &[S]) -> Result<Vec<Grant>> {
+    if grants.is_empty() {
+        return Err(Error::invalid("grants", "at least one grant is required"));
+    }
+    if grants.len() > MAX_GRANTS {
+        return Err(Error::invalid(
+            "grants",
+            format!("{} grants given; the limit is {MAX_GRANTS}", grants.len()),
+        ));
+    }
+    let mut out: Vec<Grant> = Vec::with_capacity(grants.len());
+    for (i, g) in grants.iter().enumerate() {
+        let field = format!("grants[{i}]");
+        let grant = Grant::parse(g.as_ref(), &field)?;
+        if let Some(j) = out.iter().position(|o| o.target == grant.target) {
+            return Err(Error::invalid(
+                field,
+                format!("{} duplicates grants[{j}] ({})", grant, out[j]),
+            ));
+        }
+        out.push(grant);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Target {
+        Target::parse(s, "resource").unwrap()
+    }
+
+    #[test]
+    fn parses_scope_and_resource_grants() {
+        let g = Grant::parse("policies.destinationLists:write", "g").unwrap();
+        assert_eq!(g.target.scope, "policies");
+        assert_eq!(g.target.resource.as_deref(), Some("destinationLists"));
+        assert_eq!(g.permission, Permission::Write);
+        assert_eq!(g.to_string(), "policies.destinationLists:write");
+        assert_eq!(
+            Grant::parse("reports:read", "g").unwrap().to_string(),
+            "reports:read"
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_grants() {
+        for bad in [
+            "",
+            "reports",
+            "reports:",
+            ":read",
+            "reports:admin",
+            "reports:READ",
+            "1reports:read",
+            "a.b.c:read",
+            "reports.:read",
+            "re ports:read",
+            "rep/orts:read",
+            &format!("{}:read", "a".repeat(65)),
+            "reports:read:write",
+            "é:read",
+        ] {
+            assert!(Grant::parse(bad, "grants[0]").is_err(), "{bad:?}");
+        }
+        assert!(Grant::parse(&format!("{}:read", "a".repeat(64)), "g").is_ok());
+    }
+
+    #[test]
+    fn write_covers_read() {
+        let g = Grant::parse("reports:write", "g").unwrap();
+        assert!(g.covers(&t("reports"), Permission::Read));
+        assert!(g.covers(&t("reports"), Permission::Write));
+        let r = Grant::parse("reports:read", "g").unwrap();
+        assert!(!r.covers(&t("reports"), Permission::Write));
+    }
+
+    #[test]
+    fn scope_wide_grant_covers_its_resources_but_not_the_reverse() {
+        let scope = Grant::parse("deployments:read", "g").unwrap();
+        assert!(scope.covers(&t("deployments.networks"), Permission::Read));
+        let res = Grant::parse("deployments.networks:write", "g").unwrap();
+        assert!(res.covers(&t("deployments.networks"), Permission::Read));
+        assert!(!res.covers(&t("deployments"), Permission::Read));
+        assert!(!res.covers(&t("deployments.sites"), Permission::Read));
+        assert!(!res.covers(&t("Deployments.networks"), Permission::Read));
+    }
+
+    #[test]
+    fn refuses_duplicate_grants_on_one_target() {
+        let e = parse_grants(&["reports:read", "reports:write"]).unwrap_err();
+        assert_eq!(e.field(), Some("grants[1]"));
+        assert!(parse_grants(&["reports:read", "reports.x:write"]).is_ok());
+    }
+
+    #[test]
+    fn grant_count_is_between_1_and_64() {
+        assert!(parse_grants::<&str>(&[]).is_err());
+        let many: Vec<String> = (0..65).map(|i| format!("s{i}:read")).collect();
+        assert!(parse_grants(&many[..64]).is_ok());
+        assert!(parse_grants(&many).is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! keyscope core: API keys with scoped grants and network restrictions, stored in
+//! SQLite and shared by the Python, Node and C bindings.
+//!
+//! Everything the bindings do is here: the rules of the specification live once, in
+//! the module named for each concept.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+mod cursor;
+pub mod error;
+pub mod grant;
+pub mod key;
+pub mod keystore;
+pub mod network;
+pub mod options;
+pub mod secret;
+pub mod store;
+pub mod text;
+pub mod time;
+
+pub use catalog::Catalog;
+pub use error::{Error, ErrorKind, Result};
+pub use grant::{Grant, Permission, Target};
+pub use key::{
+    ApiKey, AuditAction, AuditRecord, KeyStatus, KeyUpdate, ListQuery, NewKey, Page, StatusFilter,
+    Summary,
+};
+pub use keystore::KeyStore;
+pub use network::Network;
+pub use options::Options;
+pub use secret::{Argon2Params, Secret};
+pub use time::Timestamp;

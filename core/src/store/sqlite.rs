@@ -1,0 +1,466 @@
+//! The embedded SQLite backend: WAL, a busy timeout, `BEGIN IMMEDIATE` writes and
+//! `PRAGMA user_version` migrations (SPEC §1).
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
+};
+
+use super::{AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret};
+use crate::error::{Error, ErrorKind, Result};
+use crate::grant::Grant;
+use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
+use crate::network::Network;
+use crate::time::Timestamp;
+
+/// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: keys and the audit log.
+    "CREATE TABLE keys (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                TEXT NOT NULL UNIQUE,
+        org               TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        description       TEXT,
+        expires_at        INTEGER,
+        grants            TEXT NOT NULL,
+        networks          TEXT NOT NULL,
+        enabled           INTEGER NOT NULL,
+        version           INTEGER NOT NULL,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        last_refreshed_at INTEGER,
+        last_used_at      INTEGER,
+        secret_hash       TEXT NOT NULL,
+        generation        INTEGER NOT NULL,
+        prev_secret_hash  TEXT,
+        prev_until        INTEGER
+    );
+    CREATE UNIQUE INDEX keys_org_name ON keys(org, name);
+    CREATE INDEX keys_org_seq ON keys(org, seq);
+    CREATE INDEX keys_org_status ON keys(org, enabled, expires_at);
+    CREATE TABLE audit (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        org      TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        actor    TEXT,
+        action   TEXT NOT NULL,
+        key_id   TEXT NOT NULL,
+        key_name TEXT NOT NULL,
+        changes  TEXT NOT NULL
+    );
+    CREATE INDEX audit_org_key ON audit(org, key_id, seq);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, networks, enabled, \
+     version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
+     prev_secret_hash, prev_until";
+
+/// A key store in one SQLite file (or `":memory:"`), shared safely by many threads
+/// and processes.
+pub struct SqliteBackend {
+    conn: Mutex<Option<Connection>>,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to
+    /// date. A file written by a newer keyscope is refused with `storage`.
+    pub fn open(path: &str, busy_timeout: Duration) -> Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::storage(format!("cannot open {path:?}: {e}")))?;
+        conn.busy_timeout(busy_timeout)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if path != ":memory:" && !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::storage(format!(
+                "cannot put {path:?} in WAL mode (got {mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.create_scalar_function(
+            "ks_contains",
+            3,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                let needle: String = ctx.get(2)?;
+                let hit = |i: usize| -> rusqlite::Result<bool> {
+                    let hay: Option<String> = ctx.get(i)?;
+                    Ok(hay.is_some_and(|h| h.to_lowercase().contains(&needle)))
+                };
+                Ok(hit(0)? || hit(1)?)
+            },
+        )?;
+        migrate(&conn)?;
+        Ok(SqliteBackend {
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
+        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(Error::storage("the store is closed"));
+        }
+        Ok(guard)
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock()?;
+        f(guard.as_mut().expect("checked by lock"))
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(newer_schema(current));
+    }
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        // Another process may have migrated while we waited for the lock.
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Err(newer_schema(current));
+        }
+        for (v, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            conn.execute_batch(sql)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", v + 1))?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(Error::from),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn newer_schema(found: i64) -> Error {
+    Error::storage(format!(
+        "the database has schema version {found}, newer than this keyscope supports \
+         ({SCHEMA_VERSION}); upgrade keyscope to open it"
+    ))
+}
+
+/// Maps SQLite failures to keyscope errors: a busy database past the timeout and a
+/// duplicate name get their own messages.
+fn db_error(e: rusqlite::Error, org: &str, name: &str) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
+            Error::new(
+                ErrorKind::Conflict,
+                format!("a key named {name:?} already exists in org {org:?}"),
+            )
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        {
+            Error::storage(format!(
+                "the database stayed locked past the busy timeout: {e}"
+            ))
+        }
+        _ => Error::from(e),
+    }
+}
+
+fn strings_json<T: ToString>(items: &[T]) -> String {
+    serde_json::to_string(&items.iter().map(T::to_string).collect::<Vec<_>>())
+        .expect("strings serialize")
+}
+
+fn parse_list<T>(
+    json: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let corrupt = |why: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, why.into())
+    };
+    let items: Vec<String> =
+        serde_json::from_str(json).map_err(|e| corrupt(format!("{what}: {e}")))?;
+    items
+        .iter()
+        .map(|s| parse(s).map_err(|e| corrupt(format!("{what}: {e}"))))
+        .collect()
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(|m| Timestamp::from_millis(m, "stored instant").unwrap_or(Timestamp::MAX))
+}
+
+fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let grants: String = r.get(6)?;
+    let networks: String = r.get(7)?;
+    let prev_hash: Option<String> = r.get(16)?;
+    let prev_until: Option<i64> = r.get(17)?;
+    Ok(KeyRecord {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        org: r.get(2)?,
+        name: r.get(3)?,
+        description: r.get(4)?,
+        expires_at: ts(r.get(5)?),
+        grants: parse_list(&grants, "grants", |s| Grant::parse(s, "grant"))?,
+        networks: parse_list(&networks, "networks", |s| Network::parse(s, "network"))?,
+        enabled: r.get(8)?,
+        version: r.get(9)?,
+        created_at: ts(Some(r.get(10)?)).expect("some"),
+        updated_at: ts(Some(r.get(11)?)).expect("some"),
+        last_refreshed_at: ts(r.get(12)?),
+        last_used_at: ts(r.get(13)?),
+        secret_hash: r.get(14)?,
+        generation: r.get(15)?,
+        previous: match (prev_hash, prev_until) {
+            (Some(hash), Some(until)) => Some(PreviousSecret {
+                hash,
+                until: ts(Some(until)).expect("some"),
+            }),
+            _ => None,
+        },
+    })
+}
+
+fn select_key(conn: &Connection, org: &str, id: &str) -> Result<Option<KeyRecord>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1 AND org = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, org], row_to_key)
+        .optional()?)
+}
+
+fn insert_audit(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit (org, at, actor, action, key_id, key_name, changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        org,
+        a.at.as_millis(),
+        a.actor,
+        a.action.as_str(),
+        a.key_id,
+        a.key_name,
+        strings_json(&a.changes),
+    ])?;
+    Ok(())
+}
+
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction, committing on success.
+fn write_txn<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_error(e, "", ""))?;
+    let out = f(&tx)?;
+    tx.commit().map_err(|e| db_error(e, "", ""))?;
+    Ok(out)
+}
+
+impl Backend for SqliteBackend {
+    fn insert_key(&self, rec: &mut KeyRecord, audit: &AuditEntry) -> Result<()> {
+        self.with_conn(|conn| {
+            write_txn(conn, |tx| {
+                tx.prepare_cached(
+                    "INSERT INTO keys (id, org, name, description, expires_at, grants, networks,
+                        enabled, version, created_at, updated_at, last_refreshed_at, last_used_at,
+                        secret_hash, generation, prev_secret_hash, prev_until)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, NULL)",
+                )?
+                .execute(params![
+                    rec.id,
+                    rec.org,
+                    rec.name,
+                    rec.description,
+                    rec.expires_at.map(Timestamp::as_millis),
+                    strings_json(&rec.grants),
+                    strings_json(&rec.networks),
+                    rec.enabled,
+                    rec.version,
+                    rec.created_at.as_millis(),
+                    rec.updated_at.as_millis(),
+                    rec.last_refreshed_at.map(Timestamp::as_millis),
+                    rec.last_used_at.map(Timestamp::as_millis),
+                    rec.secret_hash,
+                    rec.generation,
+                ])
+                .map_err(|e| db_error(e, &rec.org, &rec.name))?;
+                rec.seq = tx.last_insert_rowid();
+                insert_audit(tx, &rec.org, audit)
+            })
+        })
+    }
+
+    fn get_key(&self, org: &str, id: &str) -> Result<Option<KeyRecord>> {
+        self.with_conn(|conn| select_key(conn, org, id))
+    }
+
+    fn update_key(&self, org: &str, id: &str, change: &mut Mutation<'_>) -> Result<KeyRecord> {
+        self.with_conn(|conn| {
+            write_txn(conn, |tx| {
+                let mut rec = select_key(tx, org, id)?.ok_or_else(|| Error::not_found(id))?;
+                let audit = change(&mut rec)?;
+                tx.prepare_cached(
+                    "UPDATE keys SET name = ?2, description = ?3, expires_at = ?4, grants = ?5,
+                        networks = ?6, enabled = ?7, version = ?8, updated_at = ?9,
+                        last_refreshed_at = ?10, last_used_at = ?11, secret_hash = ?12,
+                        generation = ?13, prev_secret_hash = ?14, prev_until = ?15
+                     WHERE seq = ?1",
+                )?
+                .execute(params![
+                    rec.seq,
+                    rec.name,
+                    rec.description,
+                    rec.expires_at.map(Timestamp::as_millis),
+                    strings_json(&rec.grants),
+                    strings_json(&rec.networks),
+                    rec.enabled,
+                    rec.version,
+                    rec.updated_at.as_millis(),
+                    rec.last_refreshed_at.map(Timestamp::as_millis),
+                    rec.last_used_at.map(Timestamp::as_millis),
+                    rec.secret_hash,
+                    rec.generation,
+                    rec.previous.as_ref().map(|p| p.hash.as_str()),
+                    rec.previous.as_ref().map(|p| p.until.as_millis()),
+                ])
+                .map_err(|e| db_error(e, org, &rec.name))?;
+                insert_audit(tx, org, &audit)?;
+                Ok(rec)
+            })
+        })
+    }
+
+    fn delete_key(
+        &self,
+        org: &str,
+        id: &str,
+        audit: &dyn Fn(&KeyRecord) -> AuditEntry,
+    ) -> Result<()> {
+        self.with_conn(|conn| {
+            write_txn(conn, |tx| {
+                let rec = select_key(tx, org, id)?.ok_or_else(|| Error::not_found(id))?;
+                tx.prepare_cached("DELETE FROM keys WHERE seq = ?1")?
+                    .execute([rec.seq])?;
+                insert_audit(tx, org, &audit(&rec))
+            })
+        })
+    }
+
+    fn scan_keys(&self, scan: &KeyScan<'_>) -> Result<Vec<KeyRecord>> {
+        let status = match scan.status {
+            StatusFilter::All => "",
+            StatusFilter::Active => "AND enabled = 1 AND (expires_at IS NULL OR expires_at > ?3)",
+            StatusFilter::Expired => "AND enabled = 1 AND expires_at <= ?3",
+            StatusFilter::Expiring => "AND enabled = 1 AND expires_at > ?3 AND expires_at <= ?4",
+            StatusFilter::Disabled => "AND enabled = 0",
+        };
+        let search = if scan.search.is_some() {
+            "AND ks_contains(name, description, ?5)"
+        } else {
+            "AND ?5 IS NULL"
+        };
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE org = ?1 AND seq > ?2 AND ?3 = ?3 AND ?4 = ?4
+             {status} {search} ORDER BY seq LIMIT ?6"
+        );
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    scan.org,
+                    scan.after_seq,
+                    scan.now.as_millis(),
+                    scan.expiring_until.as_millis(),
+                    scan.search,
+                    scan.limit
+                ],
+                row_to_key,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn summary(&self, org: &str, now: Timestamp, expiring_until: Timestamp) -> Result<Summary> {
+        self.with_conn(|conn| {
+            let (total, disabled, expired, expiring, never): (i64, i64, i64, i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*),
+                        COALESCE(SUM(enabled = 0), 0),
+                        COALESCE(SUM(enabled = 1 AND expires_at <= ?2), 0),
+                        COALESCE(SUM(enabled = 1 AND expires_at > ?2 AND expires_at <= ?3), 0),
+                        COALESCE(SUM(expires_at IS NULL), 0)
+                     FROM keys WHERE org = ?1",
+                )?
+                .query_row(
+                    params![org, now.as_millis(), expiring_until.as_millis()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+            Ok(Summary {
+                total: total as u64,
+                active: (total - disabled - expired) as u64,
+                expired: expired as u64,
+                expiring_soon: expiring as u64,
+                never_expires: never as u64,
+                disabled: disabled as u64,
+            })
+        })
+    }
+
+    fn audit_log(
+        &self,
+        org: &str,
+        key_id: Option<&str>,
+        before_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, AuditRecord)>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, at, actor, action, key_id, key_name, changes FROM audit
+                 WHERE org = ?1 AND (?2 IS NULL OR key_id = ?2) AND seq < ?3
+                 ORDER BY seq DESC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![org, key_id, before_seq, limit], |r| {
+                let action: String = r.get(3)?;
+                let changes: String = r.get(6)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    action,
+                    AuditRecord {
+                        at: ts(Some(r.get(1)?)).expect("some"),
+                        actor: r.get(2)?,
+                        action: AuditAction::Create,
+                        key_id: r.get(4)?,
+                        key_name: r.get(5)?,
+                        changes: parse_list(&changes, "changes", |s| Ok(s.to_owned()))?,
+                    },
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, action, mut rec) = row?;
+                rec.action = AuditAction::parse(&action)?;
+                out.push((seq, rec));
+            }
+            Ok(out)
+        })
+    }
+
+    fn close(&self) {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = guard.take() {
+            let _ = conn.close();
+        }
+    }
+}
