@@ -1,0 +1,41 @@
+//! The Python binding of keyscope: `keyscope._keyscope`, re-exported by the
+//! `keyscope` package. It converts types and errors and does nothing else; every rule
+//! lives in `keyscope-core`.
+
+mod convert;
+mod errors;
+mod key;
+mod options;
+mod store;
+
+use pyo3::prelude::*;
+
+/// Parses comma-separated networks (`"64.100.10.7, 2001:4860::/32"`) into canonical
+/// form; a bad entry is reported by its position.
+#[pyfunction]
+#[pyo3(signature = (text, *, allow_private_networks=false))]
+fn parse_networks(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    allow_private_networks: bool,
+) -> PyResult<Vec<String>> {
+    use errors::IntoPyResult;
+    let text = convert::text(py, text, "networks")?;
+    let nets =
+        keyscope_core::network::parse_network_list(&text, allow_private_networks).py_err(py)?;
+    Ok(nets.iter().map(ToString::to_string).collect())
+}
+
+#[pymodule]
+fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<store::KeyStore>()?;
+    m.add_class::<key::ApiKey>()?;
+    m.add_class::<key::Page>()?;
+    m.add_class::<key::Summary>()?;
+    m.add_class::<key::AuditRecord>()?;
+    m.add_function(wrap_pyfunction!(parse_networks, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_exception_for_code, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! `keyscope.KeyStore`: the store handle and its org views. SQLite and Argon2 work
+//! runs with the GIL released.
+
+use keyscope_core::key::DEFAULT_WITHIN_MS;
+use keyscope_core::{self as core, KeyUpdate, ListQuery, NewKey, StatusFilter};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::convert::{duration_ms, instant, opt_instant, opt_text, text, texts};
+use crate::errors::{IntoPyResult, invalid};
+use crate::key::{ApiKey, AuditRecord, Page, Summary};
+use crate::options;
+
+/// An `update_key` argument that distinguishes "omitted" from an explicit `None`.
+pub enum Arg<'py> {
+    /// Not passed: leave the field unchanged.
+    Unset,
+    /// Passed, possibly as `None`.
+    Value(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg::Value(obj.to_owned()))
+    }
+}
+
+impl<'py> Arg<'py> {
+    /// The value, refusing `None` for fields that cannot be cleared.
+    fn required(&self, py: Python<'py>, field: &str) -> PyResult<Option<&Bound<'py, PyAny>>> {
+        match self {
+            Arg::Unset => Ok(None),
+            Arg::Value(v) if v.is_none() => Err(invalid(
+                py,
+                field,
+                "cannot be None; omit the argument to leave it unchanged",
+            )),
+            Arg::Value(v) => Ok(Some(v)),
+        }
+    }
+}
+
+/// A handle on a keyscope store (SQLite file or `":memory:"`), or a view of it limited
+/// to one organization. Use as a context manager to close it.
+#[pyclass(frozen, module = "keyscope")]
+pub struct KeyStore {
+    inner: core::KeyStore,
+}
+
+fn secs_or_default(
+    py: Python<'_>,
+    within: Option<&Bound<'_, PyAny>>,
+    field: &str,
+    default_ms: i64,
+) -> PyResult<i64> {
+    match within {
+        Some(w) if !w.is_none() => duration_ms(py, w, field),
+        _ => Ok(default_ms),
+    }
+}
+
+fn key_page<'py>(py: Python<'py>, page: core::Page<core::ApiKey>) -> PyResult<Page> {
+    let items = PyList::empty(py);
+    for k in page.items {
+        items.append(Bound::new(py, ApiKey(k))?)?;
+    }
+    Ok(Page::new(items, page.next_cursor))
+}
+
+#[pymethods]
+impl KeyStore {
+    /// Opens (creating if missing) the store at `path`; `":memory:"` gives a private
+    /// in-memory store. Options are keywords (see the README for the list).
+    #[staticmethod]
+    #[pyo3(signature = (path, **options))]
+    fn open(
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<KeyStore> {
+        let path = py.import("os")?.call_method1("fspath", (path,))?;
+        let path = text(py, &path, "path")?;
+        let options = options::parse(py, options)?;
+        let inner = py
+            .detach(|| core::KeyStore::open(&path, options))
+            .py_err(py)?;
+        Ok(KeyStore { inner })
+    }
+
+    /// The organization this handle manages (`"default"` for the store itself).
+    #[getter]
+    fn org_name(&self) -> &str {
+        self.inner.org_name()
+    }
+
+    /// A view limited to organization `name`, with every method of the store.
+    fn org(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<KeyStore> {
+        let name = text(py, name, "org")?;
+        Ok(KeyStore {
+            inner: self.inner.org(&name).py_err(py)?,
+        })
+    }
+
+    /// Creates a key; returns `(ApiKey, secret)`. The secret is shown only here and by
+    /// `refresh_key`: store it safely.
+    #[pyo3(signature = (name, grants, *, description=None, expires_at=None, networks=None, enabled=true, actor=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_key(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        grants: &Bound<'_, PyAny>,
+        description: Option<&Bound<'_, PyAny>>,
+        expires_at: Option<&Bound<'_, PyAny>>,
+        networks: Option<&Bound<'_, PyAny>>,
+        enabled: bool,
+        actor: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(ApiKey, String)> {
+        let new = NewKey {
+            name: text(py, name, "name")?,
+            description: opt_text(py, description, "description")?,
+            expires_at: opt_instant(py, expires_at, "expires_at")?,
+            grants: texts(py, grants, "grants")?,
+            networks: match networks {
+                Some(n) if !n.is_none() => texts(py, n, "networks")?,
+                _ => Vec::new(),
+            },
+            enabled: Some(enabled),
+            actor: opt_text(py, actor, "actor")?,
+            now: opt_instant(py, now, "now")?,
+        };
+        let (key, secret) = py.detach(|| self.inner.create_key(new)).py_err(py)?;
+        Ok((ApiKey(key), secret.expose().to_owned()))
+    }
+
+    /// The key with this id.
+    #[pyo3(signature = (id, *, now=None))]
+    fn get_key(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<ApiKey> {
+        let id = text(py, id, "id")?;
+        let now = opt_instant(py, now, "now")?;
+        Ok(ApiKey(
+            py.detach(|| self.inner.get_key(&id, now)).py_err(py)?,
+        ))
+    }
+
+    /// One page of keys in creation order. `status` is `"all"`, `"active"`,
+    /// `"expired"`, `"expiring"` (active and expiring within `within`) or `"disabled"`.
+    #[pyo3(signature = (status="all", search=None, limit=50, cursor=None, *, within=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn list_keys(
+        &self,
+        py: Python<'_>,
+        status: &str,
+        search: Option<&Bound<'_, PyAny>>,
+        limit: i64,
+        cursor: Option<&Bound<'_, PyAny>>,
+        within: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Page> {
+        let q = ListQuery {
+            status: status.parse::<StatusFilter>().py_err(py)?,
+            search: opt_text(py, search, "search")?,
+            limit,
+            cursor: opt_text(py, cursor, "cursor")?,
+            within_ms: secs_or_default(py, within, "within", DEFAULT_WITHIN_MS)?,
+            now: opt_instant(py, now, "now")?,
+        };
+        let page = py.detach(|| self.inner.list_keys(&q)).py_err(py)?;
+        key_page(py, page)
+    }
+
+    /// Changes the given fields. Omitted arguments leave a field unchanged;
+    /// `description=None` and `expires_at=None` clear it. Grants and networks are
+    /// replaced whole. `enabled=False` revokes outstanding tokens for good.
+    #[pyo3(signature = (id, *, name=Arg::Unset, description=Arg::Unset, expires_at=Arg::Unset, grants=Arg::Unset, networks=Arg::Unset, enabled=Arg::Unset, expected_version=None, actor=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_key<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+        name: Arg<'py>,
+        description: Arg<'py>,
+        expires_at: Arg<'py>,
+        grants: Arg<'py>,
+        networks: Arg<'py>,
+        enabled: Arg<'py>,
+        expected_version: Option<i64>,
+        actor: Option<&Bound<'py, PyAny>>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<ApiKey> {
+        let id = text(py, id, "id")?;
+        let update = KeyUpdate {
+            name: name
+                .required(py, "name")?
+                .map(|v| text(py, v, "name"))
+                .transpose()?,
+            description: match &description {
+                Arg::Unset => None,
+                Arg::Value(v) => Some(opt_text(py, Some(v), "description")?),
+            },
+            expires_at: match &expires_at {
+                Arg::Unset => None,
+                Arg::Value(v) if v.is_none() => Some(None),
+                Arg::Value(v) => Some(Some(instant(py, v, "expires_at")?)),
+            },
+            grants: grants
+                .required(py, "grants")?
+                .map(|v| texts(py, v, "grants"))
+                .transpose()?,
+            networks: networks
+                .required(py, "networks")?
+                .map(|v| texts(py, v, "networks"))
+                .transpose()?,
+            enabled: enabled
+                .required(py, "enabled")?
+                .map(|v| {
+                    v.extract::<bool>()
+                        .map_err(|_| invalid(py, "enabled", "must be True or False"))
+                })
+                .transpose()?,
+            expected_version,
+            actor: opt_text(py, actor, "actor")?,
+            now: opt_instant(py, now, "now")?,
+        };
+        Ok(ApiKey(
+            py.detach(|| self.inner.update_key(&id, update))
+                .py_err(py)?,
+        ))
+    }
+
+    /// Issues a new secret for the same key id; returns `(ApiKey, secret)`. With
+    /// `grace` (seconds or timedelta, up to 7 days) the old secret keeps working until
+    /// then.
+    #[pyo3(signature = (id, grace=None, *, actor=None, now=None))]
+    fn refresh_key(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        grace: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(ApiKey, String)> {
+        let id = text(py, id, "id")?;
+        let grace = secs_or_default(py, grace, "grace", 0)?;
+        let actor = opt_text(py, actor, "actor")?;
+        let now = opt_instant(py, now, "now")?;
+        let (key, secret) = py
+            .detach(|| self.inner.refresh_key(&id, grace, actor, now))
+            .py_err(py)?;
+        Ok((ApiKey(key), secret.expose().to_owned()))
+    }
+
+    /// Deletes a key; it and its tokens stop working. Its audit records are kept.
+    #[pyo3(signature = (id, *, actor=None, now=None))]
+    fn delete_key(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        actor: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let id = text(py, id, "id")?;
+        let actor = opt_text(py, actor, "actor")?;
+        let now = opt_instant(py, now, "now")?;
+        py.detach(|| self.inner.delete_key(&id, actor, now))
+            .py_err(py)
+    }
+
+    /// Counts of this organization's keys: total, active, expired, expiring_soon
+    /// (active, expiring within `within`, default 30 days), never_expires, disabled.
+    #[pyo3(signature = (within=None, now=None))]
+    fn summary(
+        &self,
+        py: Python<'_>,
+        within: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Summary> {
+        let within = secs_or_default(py, within, "within", DEFAULT_WITHIN_MS)?;
+        let now = opt_instant(py, now, "now")?;
+        Ok(py
+            .detach(|| self.inner.summary(within, now))
+            .py_err(py)?
+            .into())
+    }
+
+    /// Audit records, newest first; of one key if `key_id` is given.
+    #[pyo3(signature = (key_id=None, limit=50, cursor=None))]
+    fn audit_log(
+        &self,
+        py: Python<'_>,
+        key_id: Option<&Bound<'_, PyAny>>,
+        limit: i64,
+        cursor: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Page> {
+        let key_id = opt_text(py, key_id, "key_id")?;
+        let cursor = opt_text(py, cursor, "cursor")?;
+        let page = py
+            .detach(|| {
+                self.inner
+                    .audit_log(key_id.as_deref(), limit, cursor.as_deref())
+            })
+            .py_err(py)?;
+        let items = PyList::empty(py);
+        for r in page.items {
+            items.append(Bound::new(py, AuditRecord(r))?)?;
+        }
+        Ok(Page::new(items, page.next_cursor))
+    }
+
+    /// Parses the comma-separated networks an administrator types
+    /// (`"64.100.10.7, 2001:4860::/32"`) with this store's rules; returns them in
+    /// canonical form. A bad entry is reported by its position.
+    fn parse_networks(&self, py: Python<'_>, text_: PyBackedStr) -> PyResult<Vec<String>> {
+        let nets = self.inner.parse_networks(&text_).py_err(py)?;
+        Ok(nets.iter().map(ToString::to_string).collect())
+    }
+
+    /// Closes the store (and its views): every later call fails with `StorageError`.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.inner.close());
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("KeyStore(org={:?})", self.inner.org_name())
+    }
+}

@@ -1,0 +1,165 @@
+"""Type stubs of the native module ``keyscope._keyscope`` (checked by mypy.stubtest)."""
+
+import os
+from datetime import datetime, timedelta
+from typing import Any, Generic, Iterator, List, Literal, Optional, Sequence, Tuple, TypeVar, Union, final
+
+from keyscope.errors import KeyscopeError
+
+__all__ = [
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "parse_networks", "error_codes",
+    "_exception_for_code", "__version__",
+]
+
+__version__: str
+
+_T = TypeVar("_T")
+_Seconds = Union[int, float, timedelta]
+"""A duration: seconds as a number, or a ``timedelta``."""
+_Status = Literal["all", "active", "expired", "expiring", "disabled"]
+
+@final
+class ApiKey:
+    """An API key. The secret is never part of it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> Optional[str]: ...
+    @property
+    def expires_at(self) -> Optional[datetime]: ...
+    @property
+    def grants(self) -> List[str]: ...
+    @property
+    def networks(self) -> List[str]: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def status(self) -> Literal["active", "expired", "disabled"]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def last_refreshed_at(self) -> Optional[datetime]: ...
+    @property
+    def last_used_at(self) -> Optional[datetime]: ...
+
+@final
+class AuditRecord:
+    """One audit record: who did what to which key, and which fields changed."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor(self) -> Optional[str]: ...
+    @property
+    def action(self) -> Literal["create", "update", "refresh", "delete"]: ...
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def key_name(self) -> str: ...
+    @property
+    def changes(self) -> List[str]: ...
+
+@final
+class Page(Generic[_T]):
+    """One page of a listing."""
+
+    @property
+    def items(self) -> List[_T]: ...
+    @property
+    def next_cursor(self) -> Optional[str]: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[_T]: ...
+
+@final
+class Summary:
+    """The counts behind the key list's expired and expiring markers."""
+
+    @property
+    def total(self) -> int: ...
+    @property
+    def active(self) -> int: ...
+    @property
+    def expired(self) -> int: ...
+    @property
+    def expiring_soon(self) -> int: ...
+    @property
+    def never_expires(self) -> int: ...
+    @property
+    def disabled(self) -> int: ...
+
+@final
+class KeyStore:
+    """A handle on a keyscope store, or a view of it limited to one organization."""
+
+    @staticmethod
+    def open(path: Union[str, os.PathLike[str]], **options: Any) -> KeyStore: ...
+    @property
+    def org_name(self) -> str: ...
+    def org(self, name: str) -> KeyStore: ...
+    def create_key(
+        self,
+        name: str,
+        grants: Sequence[str],
+        *,
+        description: Optional[str] = None,
+        expires_at: Optional[datetime] = None,
+        networks: Optional[Sequence[str]] = None,
+        enabled: bool = True,
+        actor: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> Tuple[ApiKey, str]: ...
+    def get_key(self, id: str, *, now: Optional[datetime] = None) -> ApiKey: ...
+    def list_keys(
+        self,
+        status: _Status = "all",
+        search: Optional[str] = None,
+        limit: int = 50,
+        cursor: Optional[str] = None,
+        *,
+        within: Optional[_Seconds] = None,
+        now: Optional[datetime] = None,
+    ) -> Page[ApiKey]: ...
+    def update_key(
+        self,
+        id: str,
+        *,
+        name: str = ...,
+        description: Optional[str] = ...,
+        expires_at: Optional[datetime] = ...,
+        grants: Sequence[str] = ...,
+        networks: Sequence[str] = ...,
+        enabled: bool = ...,
+        expected_version: Optional[int] = None,
+        actor: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> ApiKey: ...
+    def refresh_key(
+        self,
+        id: str,
+        grace: Optional[_Seconds] = None,
+        *,
+        actor: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> Tuple[ApiKey, str]: ...
+    def delete_key(self, id: str, *, actor: Optional[str] = None, now: Optional[datetime] = None) -> None: ...
+    def summary(self, within: Optional[_Seconds] = None, now: Optional[datetime] = None) -> Summary: ...
+    def audit_log(
+        self, key_id: Optional[str] = None, limit: int = 50, cursor: Optional[str] = None
+    ) -> Page[AuditRecord]: ...
+    def parse_networks(self, text_: str) -> List[str]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> KeyStore: ...
+    def __exit__(self, *_args: object) -> bool: ...
+
+def parse_networks(text: str, *, allow_private_networks: bool = False) -> List[str]: ...
+def error_codes() -> List[str]: ...
+def _exception_for_code(code: str, message: str) -> KeyscopeError: ...
