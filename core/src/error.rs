@@ -95,6 +95,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     field: Option<String>,
+    retry_after: Option<u64>,
+    required_scope: Option<String>,
 }
 
 impl Error {
@@ -104,6 +106,8 @@ impl Error {
             kind,
             message: message.into(),
             field: None,
+            retry_after: None,
+            required_scope: None,
         }
     }
 
@@ -111,9 +115,8 @@ impl Error {
     pub fn invalid(field: impl Into<String>, why: impl fmt::Display) -> Self {
         let field = field.into();
         Error {
-            kind: ErrorKind::InvalidInput,
-            message: format!("{field}: {why}"),
-            field: Some(field),
+            field: Some(field.clone()),
+            ..Error::new(ErrorKind::InvalidInput, format!("{field}: {why}"))
         }
     }
 
@@ -145,6 +148,26 @@ impl Error {
     /// The field at fault, for `invalid_input` errors.
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
+    }
+
+    /// For `rate_limited`: seconds until an attempt may succeed (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// For `insufficient_scope`: the grant the request needed (`reports:write`).
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
+
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub(crate) fn with_required_scope(mut self, scope: String) -> Self {
+        self.required_scope = Some(scope);
+        self
     }
 
     /// The same error with its field renamed under a prefix (`grants` → `grants[3]`).

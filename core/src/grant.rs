@@ -132,9 +132,19 @@ impl Grant {
     /// True when this grant allows `needed` on `target`: a resource is covered by a
     /// grant on it or on its whole scope; a whole scope only by a scope-wide grant.
     pub fn covers(&self, target: &Target, needed: Permission) -> bool {
-        self.permission.covers(needed)
-            && self.target.scope == target.scope
-            && (self.target.resource.is_none() || self.target.resource == target.resource)
+        self.covers_parts(&target.scope, target.resource.as_deref(), needed)
+    }
+
+    /// [`Grant::covers`] on borrowed parts.
+    pub fn covers_parts(&self, scope: &str, resource: Option<&str>, needed: Permission) -> bool {
+        covers(
+            &self.target.scope,
+            self.target.resource.as_deref(),
+            self.permission,
+            scope,
+            resource,
+            needed,
+        )
     }
 }
 
@@ -142,6 +152,48 @@ impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.target, self.permission)
     }
+}
+
+/// Splits `scope` or `scope.resource` without allocating; `None` when malformed.
+pub fn split_target(s: &str) -> Option<(&str, Option<&str>)> {
+    let (scope, resource) = match s.split_once('.') {
+        Some((scope, resource)) => (scope, Some(resource)),
+        None => (s, None),
+    };
+    (is_identifier(scope) && resource.is_none_or(is_identifier)).then_some((scope, resource))
+}
+
+/// Splits `target:permission` without allocating; `None` when malformed.
+pub fn split_grant(s: &str) -> Option<(&str, Option<&str>, Permission)> {
+    let (target, perm) = s.rsplit_once(':')?;
+    let perm = match perm {
+        "read" => Permission::Read,
+        "write" => Permission::Write,
+        _ => return None,
+    };
+    let (scope, resource) = split_target(target)?;
+    Some((scope, resource, perm))
+}
+
+/// True when a grant on (`g_scope`, `g_resource`) with `g_perm` allows `needed` on
+/// (`scope`, `resource`).
+pub fn covers(
+    g_scope: &str,
+    g_resource: Option<&str>,
+    g_perm: Permission,
+    scope: &str,
+    resource: Option<&str>,
+    needed: Permission,
+) -> bool {
+    g_perm.covers(needed) && g_scope == scope && (g_resource.is_none() || g_resource == resource)
+}
+
+/// True when the space-separated grant list `list` (a token's `scope`) allows
+/// `needed` on (`scope`, `resource`).
+pub fn list_covers(list: &str, scope: &str, resource: Option<&str>, needed: Permission) -> bool {
+    list.split(' ')
+        .filter_map(split_grant)
+        .any(|(gs, gr, gp)| covers(gs, gr, gp, scope, resource, needed))
 }
 
 /// Parses a key's grant list: 1–64 grants, no two on the same scope or resource.
@@ -232,6 +284,31 @@ mod tests {
         assert!(!res.covers(&t("deployments"), Permission::Read));
         assert!(!res.covers(&t("deployments.sites"), Permission::Read));
         assert!(!res.covers(&t("Deployments.networks"), Permission::Read));
+    }
+
+    #[test]
+    fn token_scope_lists_cover_like_grants() {
+        let list = "deployments.networks:write reports:read";
+        assert!(list_covers(
+            list,
+            "deployments",
+            Some("networks"),
+            Permission::Read
+        ));
+        assert!(list_covers(
+            list,
+            "reports",
+            Some("anything"),
+            Permission::Read
+        ));
+        assert!(!list_covers(list, "reports", None, Permission::Write));
+        assert!(!list_covers(list, "deployments", None, Permission::Read));
+        assert!(!list_covers("", "reports", None, Permission::Read));
+        assert_eq!(split_target("a.b.c"), None);
+        assert_eq!(
+            split_grant("a.b:write"),
+            Some(("a", Some("b"), Permission::Write))
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::authz::AuthCache;
 use crate::cursor;
 use crate::error::{Error, ErrorKind, Result};
+use crate::exchange::{Throttle, VerifiedCache};
 use crate::grant::{Grant, parse_grants};
 use crate::key::{
     ApiKey, AuditAction, AuditRecord, DEFAULT_WITHIN_MS, KeyUpdate, ListQuery, MAX_GRACE_MS,
@@ -13,6 +15,7 @@ use crate::key::{
 use crate::network::{Network, parse_network_list, parse_networks};
 use crate::options::Options;
 use crate::secret::{self, Secret, is_key_id};
+use crate::signing::SigningKeys;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, KeyRecord, KeyScan, PreviousSecret};
 use crate::text::{DEFAULT_ORG, validate_actor, validate_description, validate_name, validate_org};
@@ -21,9 +24,14 @@ use crate::time::Timestamp;
 /// Largest page of `list_keys` and `audit_log`.
 pub const MAX_PAGE: i64 = 1000;
 
-struct Shared {
-    backend: Box<dyn Backend>,
-    options: Options,
+/// What every handle and view of one store shares.
+pub(crate) struct Shared {
+    pub backend: Box<dyn Backend>,
+    pub options: Options,
+    pub signing: SigningKeys,
+    pub auth: AuthCache,
+    pub throttle: Throttle,
+    pub verified: VerifiedCache,
 }
 
 /// A handle on a key store. Cheap to clone; clones and org views share one
@@ -53,17 +61,40 @@ impl KeyStore {
             return Err(Error::invalid("path", "must not be empty"));
         }
         let backend = SqliteBackend::open(path, Duration::from_millis(options.busy_timeout_ms))?;
-        Ok(Self::with_backend(Box::new(backend), options))
+        let signing = SigningKeys::resolve(&options.signing_keys, path)?;
+        Self::with_backend(Box::new(backend), options, signing)
     }
 
-    /// A store over any backend (for tests and future server backends). The options
-    /// must already be valid.
-    pub fn with_backend(backend: Box<dyn Backend>, options: Options) -> KeyStore {
-        KeyStore {
-            shared: Arc::new(Shared { backend, options }),
+    /// A store over any backend (for tests and future server backends).
+    pub fn with_backend(
+        backend: Box<dyn Backend>,
+        options: Options,
+        signing: SigningKeys,
+    ) -> Result<KeyStore> {
+        options.validate()?;
+        let staleness = Duration::from_secs_f64(options.revocation_staleness);
+        let auth = AuthCache::new(backend.as_ref(), staleness)?;
+        Ok(KeyStore {
+            shared: Arc::new(Shared {
+                backend,
+                options,
+                signing,
+                auth,
+                throttle: Throttle::new(),
+                verified: VerifiedCache::new()?,
+            }),
             org: DEFAULT_ORG.to_owned(),
             view: false,
-        }
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The signing keys in use (where they came from, and their ids).
+    pub fn signing_keys(&self) -> &SigningKeys {
+        &self.shared.signing
     }
 
     /// A view limited to organization `org`, with every method of the store and no
@@ -182,7 +213,7 @@ impl KeyStore {
         check_id(id)?;
         let now = Timestamp::or_now(now);
         self.backend()
-            .get_key(&self.org, id)?
+            .get_key(Some(&self.org), id)?
             .map(|r| r.to_api_key(now))
             .ok_or_else(|| Error::not_found(id))
     }
@@ -326,8 +357,9 @@ impl KeyStore {
                 rec,
                 &changes,
             ))
-        })?;
-        Ok(rec.to_api_key(now))
+        });
+        self.shared.auth.evict(id);
+        Ok(rec?.to_api_key(now))
     }
 
     /// Issues a new secret for the same key id. With `grace_ms = 0` the old secret
@@ -350,7 +382,7 @@ impl KeyStore {
         }
         check_actor(actor.as_deref())?;
         // Report an unknown key before spending an Argon2 hash on it.
-        if self.backend().get_key(&self.org, id)?.is_none() {
+        if self.backend().get_key(Some(&self.org), id)?.is_none() {
             return Err(Error::not_found(id));
         }
         let secret = secret::generate(&self.shared.options.secret_prefix)?;
@@ -372,8 +404,9 @@ impl KeyStore {
                 rec,
                 &["secret"],
             ))
-        })?;
-        Ok((rec.to_api_key(now), secret))
+        });
+        self.shared.auth.evict(id);
+        Ok((rec?.to_api_key(now), secret))
     }
 
     /// Deletes a key: it and every token issued for it stop working. Its audit
@@ -387,9 +420,11 @@ impl KeyStore {
         let now = Timestamp::or_now(now);
         check_id(id)?;
         check_actor(actor.as_deref())?;
-        self.backend().delete_key(&self.org, id, &|rec| {
+        let result = self.backend().delete_key(&self.org, id, &|rec| {
             audit_entry(now, actor.clone(), AuditAction::Delete, rec, &[])
-        })
+        });
+        self.shared.auth.evict(id);
+        result
     }
 
     /// The counts of this organization's keys at `now`; "expiring soon" means active

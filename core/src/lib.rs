@@ -6,18 +6,23 @@
 
 #![warn(missing_docs)]
 
+mod authorize;
+mod authz;
 pub mod catalog;
 mod cursor;
 pub mod error;
+mod exchange;
 pub mod grant;
 pub mod key;
 pub mod keystore;
 pub mod network;
 pub mod options;
 pub mod secret;
+pub mod signing;
 pub mod store;
 pub mod text;
 pub mod time;
+pub mod token;
 
 pub use catalog::Catalog;
 pub use error::{Error, ErrorKind, Result};
@@ -30,4 +35,6 @@ pub use keystore::KeyStore;
 pub use network::Network;
 pub use options::Options;
 pub use secret::{Argon2Params, Secret};
+pub use signing::SigningKeys;
 pub use time::Timestamp;
+pub use token::{AccessToken, Principal};

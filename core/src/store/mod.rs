@@ -80,6 +80,17 @@ impl KeyRecord {
     }
 }
 
+/// What changed in the access log since a revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessChanges {
+    /// The newest revision seen.
+    pub latest_rev: i64,
+    /// Keys whose access changed (possibly repeated).
+    pub key_ids: Vec<String>,
+    /// False when older rows were trimmed: reload every key.
+    pub complete: bool,
+}
+
 /// An audit record about to be written.
 pub type AuditEntry = AuditRecord;
 
@@ -111,8 +122,8 @@ pub type Mutation<'a> = dyn FnMut(&mut KeyRecord) -> Result<AuditEntry> + 'a;
 pub trait Backend: Send + Sync {
     /// Inserts a new key and its audit entry; sets `rec.seq`.
     fn insert_key(&self, rec: &mut KeyRecord, audit: &AuditEntry) -> Result<()>;
-    /// Reads one key of `org`.
-    fn get_key(&self, org: &str, id: &str) -> Result<Option<KeyRecord>>;
+    /// Reads one key, of `org` if given, else of any organization.
+    fn get_key(&self, org: Option<&str>, id: &str) -> Result<Option<KeyRecord>>;
     /// Reads, changes and writes one key of `org` atomically (`not_found` if absent).
     fn update_key(&self, org: &str, id: &str, change: &mut Mutation<'_>) -> Result<KeyRecord>;
     /// Deletes one key of `org` and appends the audit entry made from it.
@@ -135,6 +146,18 @@ pub trait Backend: Send + Sync {
         before_seq: i64,
         limit: i64,
     ) -> Result<Vec<(i64, AuditRecord)>>;
+    /// Sets `last_used_at` (no version change, no audit record, no access change).
+    fn touch_last_used(&self, id: &str, at: Timestamp) -> Result<()>;
+    /// Replaces the secret hash with a re-hash of the same secret at another cost,
+    /// only if it is still `old`.
+    fn replace_hash(&self, id: &str, old: &str, new: &str) -> Result<()>;
+    /// A number that changes when another connection commits (SQLite's
+    /// `PRAGMA data_version`): cheap to poll.
+    fn data_version(&self) -> Result<i64>;
+    /// The newest access-log revision.
+    fn latest_access_rev(&self) -> Result<i64>;
+    /// The keys whose access changed after access-log revision `after_rev`.
+    fn access_changes(&self, after_rev: i64) -> Result<AccessChanges>;
     /// Releases the backend; every later call fails with `storage`.
     fn close(&self);
 }

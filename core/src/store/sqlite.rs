@@ -9,7 +9,7 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
 };
 
-use super::{AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret};
+use super::{AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
 use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
@@ -53,7 +53,16 @@ const MIGRATIONS: &[&str] = &[
         changes  TEXT NOT NULL
     );
     CREATE INDEX audit_org_key ON audit(org, key_id, seq);",
+    // 2: the access log: one row per write that changes what a key's tokens may do,
+    // so other handles reload only the keys that changed.
+    "CREATE TABLE access_log (
+        rev    INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_id TEXT NOT NULL
+    );",
 ];
+
+/// Rows of the access log kept; a handle further behind reloads every key.
+const ACCESS_LOG_KEEP: i64 = 10_000;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -233,15 +242,28 @@ fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
-fn select_key(conn: &Connection, org: &str, id: &str) -> Result<Option<KeyRecord>> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1 AND org = ?2");
+fn select_key(conn: &Connection, org: Option<&str>, id: &str) -> Result<Option<KeyRecord>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1 AND (?2 IS NULL OR org = ?2)");
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(params![id, org], row_to_key)
         .optional()?)
 }
 
+/// Records that `key_id`'s access changed, and trims the log.
+fn log_access(conn: &Connection, key_id: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO access_log (key_id) VALUES (?1)")?
+        .execute([key_id])?;
+    let rev = conn.last_insert_rowid();
+    if rev % 1000 == 0 {
+        conn.prepare_cached("DELETE FROM access_log WHERE rev <= ?1")?
+            .execute([rev - ACCESS_LOG_KEEP])?;
+    }
+    Ok(())
+}
+
 fn insert_audit(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> {
+    log_access(conn, &a.key_id)?;
     conn.prepare_cached(
         "INSERT INTO audit (org, at, actor, action, key_id, key_name, changes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -302,14 +324,14 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn get_key(&self, org: &str, id: &str) -> Result<Option<KeyRecord>> {
+    fn get_key(&self, org: Option<&str>, id: &str) -> Result<Option<KeyRecord>> {
         self.with_conn(|conn| select_key(conn, org, id))
     }
 
     fn update_key(&self, org: &str, id: &str, change: &mut Mutation<'_>) -> Result<KeyRecord> {
         self.with_conn(|conn| {
             write_txn(conn, |tx| {
-                let mut rec = select_key(tx, org, id)?.ok_or_else(|| Error::not_found(id))?;
+                let mut rec = select_key(tx, Some(org), id)?.ok_or_else(|| Error::not_found(id))?;
                 let audit = change(&mut rec)?;
                 tx.prepare_cached(
                     "UPDATE keys SET name = ?2, description = ?3, expires_at = ?4, grants = ?5,
@@ -350,7 +372,7 @@ impl Backend for SqliteBackend {
     ) -> Result<()> {
         self.with_conn(|conn| {
             write_txn(conn, |tx| {
-                let rec = select_key(tx, org, id)?.ok_or_else(|| Error::not_found(id))?;
+                let rec = select_key(tx, Some(org), id)?.ok_or_else(|| Error::not_found(id))?;
                 tx.prepare_cached("DELETE FROM keys WHERE seq = ?1")?
                     .execute([rec.seq])?;
                 insert_audit(tx, org, &audit(&rec))
@@ -454,6 +476,65 @@ impl Backend for SqliteBackend {
                 out.push((seq, rec));
             }
             Ok(out)
+        })
+    }
+
+    fn touch_last_used(&self, id: &str, at: Timestamp) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("UPDATE keys SET last_used_at = ?2 WHERE id = ?1")?
+                .execute(params![id, at.as_millis()])
+                .map_err(|e| db_error(e, "", ""))?;
+            Ok(())
+        })
+    }
+
+    fn replace_hash(&self, id: &str, old: &str, new: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.prepare_cached(
+                "UPDATE keys SET secret_hash = ?3 WHERE id = ?1 AND secret_hash = ?2",
+            )?
+            .execute(params![id, old, new])
+            .map_err(|e| db_error(e, "", ""))?;
+            Ok(())
+        })
+    }
+
+    fn data_version(&self) -> Result<i64> {
+        self.with_conn(|conn| Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+    }
+
+    fn latest_access_rev(&self) -> Result<i64> {
+        self.with_conn(|conn| {
+            Ok(
+                conn.query_row("SELECT COALESCE(MAX(rev), 0) FROM access_log", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    fn access_changes(&self, after_rev: i64) -> Result<AccessChanges> {
+        self.with_conn(|conn| {
+            let oldest: Option<i64> =
+                conn.query_row("SELECT MIN(rev) FROM access_log", [], |r| r.get(0))?;
+            let mut stmt = conn
+                .prepare_cached("SELECT rev, key_id FROM access_log WHERE rev > ?1 ORDER BY rev")?;
+            let rows = stmt.query_map([after_rev], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut changes = AccessChanges {
+                latest_rev: after_rev,
+                key_ids: Vec::new(),
+                complete: true,
+            };
+            for row in rows {
+                let (rev, id) = row?;
+                changes.latest_rev = rev;
+                changes.key_ids.push(id);
+            }
+            // Rows after `after_rev` were trimmed: the caller must reload everything.
+            changes.complete = oldest.is_none_or(|o| o <= after_rev + 1);
+            Ok(changes)
         })
     }
 

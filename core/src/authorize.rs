@@ -1,0 +1,118 @@
+//! Authorization of a request (SPEC §6): token, resource, permission and client
+//! address, checked in the specified order against the key's current state.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::grant::{Permission, list_covers, split_target};
+use crate::keystore::KeyStore;
+use crate::network::{allows, parse_client_ip};
+use crate::secret::is_key_id;
+use crate::time::Timestamp;
+use crate::token::{MAX_CLAIMS_BYTES, Principal, decode};
+
+fn err(kind: ErrorKind, message: &str) -> Error {
+    Error::new(kind, message)
+}
+
+impl KeyStore {
+    /// Authorizes a request bearing `token` for `permission` on `resource`
+    /// (`scope` or `scope.resource`) from `client_ip`. Every check of SPEC §6 runs in
+    /// order; narrowing, disabling, expiring, refreshing or deleting a key takes
+    /// effect on tokens already issued — at once through this handle, and within
+    /// `revocation_staleness` through every other.
+    pub fn authorize(
+        &self,
+        token: &str,
+        resource: &str,
+        permission: Permission,
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+    ) -> Result<Principal> {
+        let (scope, res) = split_target(resource).ok_or_else(|| {
+            Error::invalid(
+                "resource",
+                format!("{resource:?} must be `scope` or `scope.resource`"),
+            )
+        })?;
+        let client = client_ip.map(parse_client_ip).transpose()?;
+        let now = Timestamp::or_now(now);
+        let shared = self.shared();
+        let opts = &shared.options;
+
+        // 1–3. Form, header, signature.
+        let mut buf = [0u8; MAX_CLAIMS_BYTES];
+        let claims = decode(token, &shared.signing, &mut buf)?;
+        // 4. Issuer, audience, and the org of a view.
+        if claims.iss != opts.issuer.as_str() || claims.aud != opts.audience() {
+            return Err(err(
+                ErrorKind::InvalidToken,
+                "the token was issued for another service",
+            ));
+        }
+        if self.is_view() && claims.org != self.org_name() {
+            return Err(err(
+                ErrorKind::InvalidToken,
+                "the token belongs to another organization",
+            ));
+        }
+        if claims.sub != claims.client_id || !is_key_id(&claims.sub) {
+            return Err(err(
+                ErrorKind::InvalidToken,
+                "the token's subject is malformed",
+            ));
+        }
+        // 5. Expiry and issue time, with leeway.
+        let leeway_ms = opts.leeway * 1000;
+        let now_ms = now.as_millis();
+        if claims.exp.saturating_mul(1000) <= now_ms - leeway_ms {
+            return Err(err(ErrorKind::TokenExpired, "the token has expired"));
+        }
+        if claims.iat.saturating_mul(1000) > now_ms + leeway_ms {
+            return Err(err(
+                ErrorKind::InvalidToken,
+                "the token was issued in the future",
+            ));
+        }
+
+        // 6–11. The key's current state, from memory.
+        shared.auth.refresh_if_due(shared.backend.as_ref())?;
+        shared.auth.with(shared.backend.as_ref(), &claims.sub, |state| {
+            let Some(key) = state else {
+                return Err(err(ErrorKind::TokenRevoked, "the key was deleted"));
+            };
+            if key.org != claims.org {
+                return Err(err(ErrorKind::InvalidToken, "the token's organization does not match its key"));
+            }
+            if !key.enabled {
+                return Err(err(ErrorKind::KeyDisabled, "the key is disabled"));
+            }
+            let current = claims.r#gen == key.generation;
+            let in_grace = claims.r#gen == key.generation - 1 && key.prev_until.is_some_and(|u| now < u);
+            if !current && !in_grace {
+                return Err(err(ErrorKind::TokenRevoked, "the token was revoked (the key's secret was refreshed or the key disabled)"));
+            }
+            if key.expires_at.is_some_and(|e| e <= now) {
+                return Err(err(ErrorKind::KeyExpired, "the key has expired"));
+            }
+            if !allows(&key.networks, client) {
+                return Err(err(ErrorKind::NetworkDenied, "the client address is outside the key's networks"));
+            }
+            if !list_covers(&claims.scope, scope, res, permission)
+                || !key.grants.iter().any(|g| g.covers_parts(scope, res, permission))
+            {
+                return Err(Error::new(
+                    ErrorKind::InsufficientScope,
+                    format!("the token does not allow {permission} on {resource}"),
+                )
+                .with_required_scope(format!("{resource}:{permission}")));
+            }
+            Ok(Principal {
+                key_id: claims.sub.to_string(),
+                key_name: key.name.clone(),
+                org: key.org.clone(),
+                scope: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                token_id: claims.jti.to_string(),
+                expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
+            })
+        })?
+    }
+}

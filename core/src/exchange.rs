@@ -1,0 +1,299 @@
+//! Token exchange (SPEC §4): key id + secret for a short-lived access token, with
+//! the failed-exchange throttle and the verified-secret cache.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::grant::split_grant;
+use crate::keystore::KeyStore;
+use crate::network::{allows, parse_client_ip};
+use crate::secret::{self, Secret, is_key_id, is_well_formed, random_bytes};
+use crate::store::KeyRecord;
+use crate::time::Timestamp;
+use crate::token::{AccessToken, Claims, encode};
+
+/// The throttle's sliding window.
+const WINDOW_MS: i64 = 60_000;
+/// Most keys the throttle tracks at once.
+const THROTTLE_KEYS: usize = 10_000;
+/// Most verified secrets remembered.
+const VERIFIED_CAP: usize = 10_000;
+/// `last_used_at` is written at most this often per key.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+/// Failed secret checks per key in a sliding window, in a bounded table.
+pub(crate) struct Throttle {
+    failures: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl Throttle {
+    pub fn new() -> Self {
+        Throttle {
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds until the next attempt may run, when `max` failures are in the window.
+    pub fn limited(&self, key_id: &str, now: Timestamp, max: u32) -> Option<u64> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let q = map.get_mut(key_id)?;
+        let start = now.as_millis() - WINDOW_MS;
+        while q.front().is_some_and(|&t| t <= start) {
+            q.pop_front();
+        }
+        if q.len() < max as usize {
+            return None;
+        }
+        let oldest = *q.front()?;
+        Some(((oldest + WINDOW_MS - now.as_millis()).max(1) as u64).div_ceil(1000))
+    }
+
+    pub fn record_failure(&self, key_id: &str, now: Timestamp, max: u32) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= THROTTLE_KEYS && !map.contains_key(key_id) {
+            let start = now.as_millis() - WINDOW_MS;
+            map.retain(|_, q| q.back().is_some_and(|&t| t > start));
+            if map.len() >= THROTTLE_KEYS {
+                map.clear();
+            }
+        }
+        let q = map.entry(key_id.to_owned()).or_default();
+        q.push_back(now.as_millis());
+        while q.len() > max as usize {
+            q.pop_front();
+        }
+    }
+}
+
+/// Keyed digests of secrets that passed Argon2, so repeat exchanges skip it. The
+/// digest covers the credential generation, so a refresh or disable makes every
+/// earlier entry unreachable.
+pub(crate) struct VerifiedCache {
+    mac: Hmac<Sha256>,
+    seen: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl VerifiedCache {
+    pub fn new() -> Result<Self> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        random_bytes(&mut k[..])?;
+        Ok(VerifiedCache {
+            mac: <Hmac<Sha256> as KeyInit>::new_from_slice(&k[..]).expect("32-byte key"),
+            seen: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub fn digest(&self, key_id: &str, generation: i64, secret: &Secret) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(key_id.as_bytes());
+        mac.update(&generation.to_be_bytes());
+        mac.update(secret.expose().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    pub fn contains(&self, d: &[u8; 32]) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(d)
+    }
+
+    pub fn insert(&self, d: [u8; 32]) {
+        let mut set = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= VERIFIED_CAP {
+            set.clear();
+        }
+        set.insert(d);
+    }
+}
+
+fn invalid_credentials() -> Error {
+    Error::new(ErrorKind::InvalidCredentials, "invalid client credentials")
+}
+
+/// Parses a requested scope: space-separated grants, each covered by the key.
+fn narrow_scope(requested: &str, key: &KeyRecord) -> Result<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for g in requested.split(' ').filter(|g| !g.is_empty()) {
+        let Some((scope, resource, perm)) = split_grant(g) else {
+            return Err(Error::new(
+                ErrorKind::InvalidScope,
+                format!("requested scope {g:?} is malformed"),
+            ));
+        };
+        if !key
+            .grants
+            .iter()
+            .any(|kg| kg.covers_parts(scope, resource, perm))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidScope,
+                format!("the key does not hold {g:?}"),
+            ));
+        }
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    if out.is_empty() {
+        return Ok(key
+            .grants
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "));
+    }
+    Ok(out.join(" "))
+}
+
+impl KeyStore {
+    /// Exchanges a key id and secret for an access token (OAuth 2.0 client
+    /// credentials). Checks, in order: the secret's form and the key's existence
+    /// (`invalid_credentials`), the throttle (`rate_limited`), the client address
+    /// (`network_denied`, before any Argon2), the secret (cache, else Argon2),
+    /// `enabled` and expiry, then the requested `scope` (`invalid_scope`).
+    pub fn issue_token(
+        &self,
+        key_id: &str,
+        secret: &Secret,
+        client_ip: Option<&str>,
+        scope: Option<&str>,
+        now: Option<Timestamp>,
+    ) -> Result<AccessToken> {
+        let now = Timestamp::or_now(now);
+        let client = client_ip.map(parse_client_ip).transpose()?;
+        let shared = self.shared();
+        let opts = &shared.options;
+
+        // 1. Form, prefix and checksum, and existence (in this org, for a view).
+        if !is_key_id(key_id) || !is_well_formed(secret.expose(), &opts.secret_prefix) {
+            return Err(invalid_credentials());
+        }
+        let org = self.is_view().then(|| self.org_name());
+        let rec = shared
+            .backend
+            .get_key(org, key_id)?
+            .ok_or_else(invalid_credentials)?;
+
+        // 2. The throttle, unless the cache already knows this secret.
+        let grace_open = rec.previous.as_ref().is_some_and(|p| now < p.until);
+        let current = shared.verified.digest(key_id, rec.generation, secret);
+        let previous =
+            grace_open.then(|| shared.verified.digest(key_id, rec.generation - 1, secret));
+        let mut matched = if shared.verified.contains(&current) {
+            Some(rec.generation)
+        } else if previous.is_some_and(|d| shared.verified.contains(&d)) {
+            Some(rec.generation - 1)
+        } else {
+            None
+        };
+        if matched.is_none()
+            && let Some(wait) =
+                shared
+                    .throttle
+                    .limited(key_id, now, opts.max_failed_exchanges_per_minute)
+        {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("too many failed exchanges for this key; retry in {wait} s"),
+            )
+            .with_retry_after(wait));
+        }
+
+        // 3. Networks, before any Argon2.
+        if !allows(&rec.networks, client) {
+            return Err(Error::new(
+                ErrorKind::NetworkDenied,
+                match client {
+                    Some(ip) => format!("{ip} is outside the key's networks"),
+                    None => "the key is restricted to networks and no client address was given"
+                        .to_owned(),
+                },
+            ));
+        }
+
+        // 4. The secret.
+        if matched.is_none() {
+            let v = secret::verify(secret, &rec.secret_hash, &opts.argon2)?;
+            if v.matches {
+                matched = Some(rec.generation);
+                shared.verified.insert(current);
+                if v.needs_rehash {
+                    let new = secret::hash(secret, &opts.argon2)?;
+                    shared
+                        .backend
+                        .replace_hash(key_id, &rec.secret_hash, &new)?;
+                }
+            } else if let (Some(prev), Some(d)) =
+                (rec.previous.as_ref().filter(|_| grace_open), previous)
+                && secret::verify(secret, &prev.hash, &opts.argon2)?.matches
+            {
+                matched = Some(rec.generation - 1);
+                shared.verified.insert(d);
+            }
+        }
+        let Some(generation) = matched else {
+            shared
+                .throttle
+                .record_failure(key_id, now, opts.max_failed_exchanges_per_minute);
+            return Err(invalid_credentials());
+        };
+
+        // 5. Enabled, then expiry.
+        if !rec.enabled {
+            return Err(Error::new(ErrorKind::KeyDisabled, "the key is disabled"));
+        }
+        if rec.expires_at.is_some_and(|e| e <= now) {
+            return Err(Error::new(ErrorKind::KeyExpired, "the key has expired"));
+        }
+
+        // 6. Scope.
+        let scope = narrow_scope(scope.unwrap_or(""), &rec)?;
+
+        let now_s = now.unix_seconds();
+        let mut exp = now_s + opts.token_ttl;
+        if let Some(e) = rec.expires_at {
+            exp = exp.min(e.unix_seconds());
+        }
+        if generation != rec.generation
+            && let Some(p) = &rec.previous
+        {
+            exp = exp.min(p.until.unix_seconds());
+        }
+        let mut jti = [0u8; 16];
+        random_bytes(&mut jti)?;
+        let claims = Claims {
+            iss: opts.issuer.as_str().into(),
+            aud: opts.audience().into(),
+            sub: key_id.into(),
+            client_id: key_id.into(),
+            org: rec.org.as_str().into(),
+            iat: now_s,
+            exp,
+            jti: URL_SAFE_NO_PAD.encode(jti).into(),
+            scope: scope.as_str().into(),
+            r#gen: generation,
+        };
+        let token = encode(shared.signing.signer(), &claims);
+        if rec
+            .last_used_at
+            .is_none_or(|t| now.as_millis() - t.as_millis() >= LAST_USED_EVERY_MS)
+        {
+            shared.backend.touch_last_used(key_id, now)?;
+        }
+        Ok(AccessToken {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: exp - now_s,
+            expires_at: Timestamp::from_unix_seconds(exp, "exp")?,
+            scope,
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! Token signing keys (SPEC §5): the `signing_keys` option, else the
+//! `KEYSCOPE_SIGNING_KEYS` environment variable, else a key file next to the database
+//! that every process opening the same store shares.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secret::random_bytes;
+
+/// The environment variable read when no `signing_keys` option is given.
+pub const ENV_VAR: &str = "KEYSCOPE_SIGNING_KEYS";
+/// Suffix of the key file kept next to the database.
+pub const FILE_SUFFIX: &str = ".signing-keys";
+
+/// One HS256 key: its id, a pre-keyed HMAC state, and the encoded JWT header that
+/// names it (compared byte for byte when verifying).
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    mac: Hmac<Sha256>,
+    header_b64: String,
+}
+
+impl SigningKey {
+    fn new(kid: &str, secret: &[u8]) -> Result<Self> {
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .map_err(|_| Error::invalid("signing_keys", "unusable key length"))?;
+        let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#);
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            mac,
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+        })
+    }
+
+    /// The key id written in the JWT header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The base64url JWT header naming this key.
+    pub fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+
+    /// A fresh HMAC state keyed with this key.
+    pub fn mac(&self) -> Hmac<Sha256> {
+        self.mac.clone()
+    }
+}
+
+/// Where the keys came from, for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The `signing_keys` option.
+    Option,
+    /// The `KEYSCOPE_SIGNING_KEYS` environment variable.
+    Environment,
+    /// The key file at this path.
+    File(PathBuf),
+    /// Generated for an in-memory store; lost on close.
+    Private,
+}
+
+/// The keys of a store: the first signs, all verify.
+#[derive(Clone)]
+pub struct SigningKeys {
+    keys: Vec<SigningKey>,
+    source: KeySource,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
+        f.debug_struct("SigningKeys")
+            .field("kids", &kids)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl SigningKeys {
+    /// Keys from `(kid, secret)` pairs (secrets of at least 32 bytes).
+    pub fn from_pairs(pairs: &[(String, Vec<u8>)], source: KeySource) -> Result<Self> {
+        if pairs.is_empty() {
+            return Err(Error::invalid(
+                "signing_keys",
+                "at least one key is required",
+            ));
+        }
+        let keys = pairs
+            .iter()
+            .map(|(kid, secret)| SigningKey::new(kid, secret))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SigningKeys { keys, source })
+    }
+
+    /// Resolves the keys of a store at `db_path` (`":memory:"` gets a private key).
+    pub fn resolve(option: &[(String, Vec<u8>)], db_path: &str) -> Result<Self> {
+        if !option.is_empty() {
+            return Self::from_pairs(option, KeySource::Option);
+        }
+        if let Ok(value) = std::env::var(ENV_VAR)
+            && !value.trim().is_empty()
+        {
+            let pairs = parse_key_list(&value, ENV_VAR)?;
+            check_pairs(&pairs, ENV_VAR)?;
+            return Self::from_pairs(&pairs, KeySource::Environment);
+        }
+        if db_path == ":memory:" || db_path.is_empty() {
+            return Self::from_pairs(&[generate_pair()?], KeySource::Private);
+        }
+        let real = fs::canonicalize(db_path)
+            .map_err(|e| Error::storage(format!("cannot resolve {db_path:?}: {e}")))?;
+        let mut file = real.into_os_string();
+        file.push(FILE_SUFFIX);
+        let path = PathBuf::from(file);
+        let pairs = load_or_create(&path)?;
+        Self::from_pairs(&pairs, KeySource::File(path))
+    }
+
+    /// The key that signs new tokens.
+    pub fn signer(&self) -> &SigningKey {
+        &self.keys[0]
+    }
+
+    /// The key whose encoded header is exactly `header_b64`.
+    pub fn by_header(&self, header_b64: &[u8]) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .find(|k| k.header_b64.as_bytes() == header_b64)
+    }
+
+    /// The key with this id.
+    pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// Where the keys came from.
+    pub fn source(&self) -> &KeySource {
+        &self.source
+    }
+}
+
+fn generate_pair() -> Result<(String, Vec<u8>)> {
+    let mut secret = vec![0u8; 32];
+    random_bytes(&mut secret)?;
+    let mut id = [0u8; 4];
+    random_bytes(&mut id)?;
+    let kid = format!(
+        "ks-{}",
+        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    Ok((kid, secret))
+}
+
+fn check_pairs(pairs: &[(String, Vec<u8>)], what: &str) -> Result<()> {
+    let opts = crate::Options {
+        signing_keys: pairs.to_vec(),
+        ..crate::Options::default()
+    };
+    opts.validate()
+        .map_err(|e| Error::invalid(what, e.message()))
+}
+
+/// Parses `kid:base64,kid2:base64` (standard or URL-safe base64, padding optional).
+pub fn parse_key_list(text: &str, what: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (i, entry) in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+    {
+        let (kid, b64) = entry
+            .split_once(':')
+            .ok_or_else(|| Error::invalid(what, format!("entry {} is not kid:base64", i + 1)))?;
+        let secret = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|e| e.decode(b64.trim()).ok())
+            .ok_or_else(|| {
+                Error::invalid(what, format!("entry {} ({kid}) is not valid base64", i + 1))
+            })?;
+        out.push((kid.trim().to_owned(), secret));
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(what, "has no keys"));
+    }
+    Ok(out)
+}
+
+/// Reads the key file, or creates it atomically: a temporary file made with
+/// `O_EXCL | O_NOFOLLOW` and mode 0600 is linked into place, so two processes opening
+/// a new store at once end up with one key.
+fn load_or_create(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    match read_key_file(path) {
+        Ok(pairs) => return Ok(pairs),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::storage(format!(
+                "signing key file {}: {e}",
+                path.display()
+            )));
+        }
+        Err(_) => {}
+    }
+    let (kid, secret) = generate_pair()?;
+    let contents = Zeroizing::new(format!(
+        "# keyscope signing keys: kid:base64 per line; the first signs. Keep private.\n{kid}:{}\n",
+        STANDARD.encode(&secret)
+    ));
+    let mut suffix = [0u8; 6];
+    random_bytes(&mut suffix)?;
+    let tmp = path.with_extension(format!(
+        "tmp-{}",
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    let io = |e: std::io::Error| {
+        Error::storage(format!(
+            "cannot create signing key file {}: {e}",
+            path.display()
+        ))
+    };
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_o_nofollow())
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(contents.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(vec![(kid, secret)]),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path)
+            .map_err(|e| Error::storage(format!("signing key file {}: {e}", path.display()))),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// `O_NOFOLLOW` on Linux and the BSDs.
+fn libc_o_nofollow() -> i32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        0o400000
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        0x0100
+    }
+}
+
+fn read_key_file(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut f: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_o_nofollow())
+        .open(path)?;
+    let meta = f.metadata()?;
+    let bad = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
+    if !meta.is_file() {
+        return Err(bad("is not a regular file".into()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(bad(format!(
+            "is readable or writable by group or others (mode {:o}); run chmod 600 on it",
+            meta.mode() & 0o777
+        )));
+    }
+    let mut text = Zeroizing::new(String::new());
+    f.read_to_string(&mut text)?;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = Zeroizing::new(body);
+    let pairs = parse_key_list(&body, "signing key file").map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.message().to_owned())
+    })?;
+    check_pairs(&pairs, "signing key file").map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.message().to_owned())
+    })?;
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_key_signs_and_all_verify() {
+        let keys = SigningKeys::from_pairs(
+            &[("a".into(), vec![1; 32]), ("b".into(), vec![2; 32])],
+            KeySource::Option,
+        )
+        .unwrap();
+        assert_eq!(keys.signer().kid(), "a");
+        assert!(keys.by_kid("b").is_some());
+        let hb = keys.by_kid("b").unwrap().header_b64().to_owned();
+        assert_eq!(keys.by_header(hb.as_bytes()).unwrap().kid(), "b");
+        assert!(keys.by_kid("c").is_none());
+    }
+
+    #[test]
+    fn parses_the_environment_format() {
+        let v = parse_key_list(
+            &format!(
+                "k1:{},k2:{}",
+                STANDARD.encode([7; 32]),
+                URL_SAFE_NO_PAD.encode([8; 40])
+            ),
+            "env",
+        )
+        .unwrap();
+        assert_eq!(v[0], ("k1".to_owned(), vec![7; 32]));
+        assert_eq!(v[1].1.len(), 40);
+        assert!(parse_key_list("nokid", "env").is_err());
+        assert!(parse_key_list("k:!!!", "env").is_err());
+        assert!(parse_key_list("", "env").is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_once_with_mode_0600_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db.signing-keys");
+        let a = load_or_create(&path).unwrap();
+        let b = load_or_create(&path).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn key_file_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db.signing-keys");
+        load_or_create(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_or_create(&path).unwrap_err();
+        assert!(e.message().contains("group or others"), "{e}");
+    }
+
+    #[test]
+    fn key_file_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        load_or_create(&real).unwrap();
+        let link = dir.path().join("k.db.signing-keys");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(load_or_create(&link).is_err());
+    }
+
+    #[test]
+    fn concurrent_creators_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db.signing-keys");
+        let results: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create(&path).unwrap()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(results.windows(2).all(|w| w[0] == w[1]));
+    }
+}

@@ -1,0 +1,340 @@
+//! Access tokens (SPEC §5): RFC 9068 JWTs, compact JWS signed HS256, written and
+//! parsed strictly.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::signing::{SigningKey, SigningKeys};
+use crate::time::Timestamp;
+
+/// Largest token accepted, checked before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Largest decoded claims object (fits any token of `MAX_TOKEN_BYTES`).
+pub const MAX_CLAIMS_BYTES: usize = MAX_TOKEN_BYTES * 3 / 4;
+
+/// The claims keyscope writes, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims<'a> {
+    /// Issuer.
+    #[serde(borrow)]
+    pub iss: Cow<'a, str>,
+    /// Audience.
+    #[serde(borrow)]
+    pub aud: Cow<'a, str>,
+    /// Subject: the key id.
+    #[serde(borrow)]
+    pub sub: Cow<'a, str>,
+    /// The OAuth client id: the key id.
+    #[serde(borrow)]
+    pub client_id: Cow<'a, str>,
+    /// The key's organization.
+    #[serde(borrow)]
+    pub org: Cow<'a, str>,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+    /// Token id.
+    #[serde(borrow)]
+    pub jti: Cow<'a, str>,
+    /// Space-separated grants.
+    #[serde(borrow)]
+    pub scope: Cow<'a, str>,
+    /// The key's credential generation when the token was issued.
+    pub r#gen: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+}
+
+fn invalid(why: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidToken, why)
+}
+
+/// Signs `claims` with `key` into a compact JWS.
+pub fn encode(key: &SigningKey, claims: &Claims<'_>) -> String {
+    let payload = serde_json::to_vec(claims).expect("claims serialize");
+    let mut token = String::with_capacity(key.header_b64().len() + payload.len() * 4 / 3 + 48);
+    token.push_str(key.header_b64());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let mut mac = key.mac();
+    mac.update(token.as_bytes());
+    let sig = mac.finalize().into_bytes();
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(sig, &mut token);
+    token
+}
+
+/// Explains why a header that is not byte-for-byte one of ours is refused.
+fn header_error(header_b64: &str, keys: &SigningKeys) -> Error {
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(header_b64) else {
+        return invalid("the token header is not canonical base64url");
+    };
+    let header: Header<'_> = match serde_json::from_slice(&raw) {
+        Ok(h) => h,
+        Err(e) => return invalid(format!("the token header is not a valid JWS header: {e}")),
+    };
+    if header.alg != "HS256" {
+        return invalid(format!(
+            "the token's algorithm {:?} is not accepted; only HS256 is",
+            header.alg
+        ));
+    }
+    match header.kid.as_deref() {
+        None => invalid("the token header has no kid"),
+        Some(kid) if keys.by_kid(kid).is_none() => invalid(format!(
+            "the token's kid {kid:?} is not a known signing key"
+        )),
+        Some(_) if header.typ.as_deref() != Some("at+jwt") => {
+            invalid("the token's typ is not at+jwt")
+        }
+        Some(_) => invalid("the token header is not in keyscope's canonical form"),
+    }
+}
+
+/// Verifies a token's form and signature and returns its claims, borrowed from
+/// `buf` where possible. Checks the size before anything else, the exact header of a
+/// known key, the HMAC in constant time, canonical base64url, and a claims object with
+/// exactly keyscope's members (so none is duplicated) and integer `iat`/`exp`.
+pub fn decode<'b>(
+    token: &str,
+    keys: &SigningKeys,
+    buf: &'b mut [u8; MAX_CLAIMS_BYTES],
+) -> Result<Claims<'b>> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "the token is longer than {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    let mut parts = token.splitn(4, '.');
+    let (Some(header), Some(payload), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("a token has three dot-separated parts"));
+    };
+    let key = keys
+        .by_header(header.as_bytes())
+        .ok_or_else(|| header_error(header, keys))?;
+    let mut sig_bytes = [0u8; 33];
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(sig, &mut sig_bytes)
+        .map_err(|_| invalid("the token signature is not canonical base64url"))?;
+    let mut mac = key.mac();
+    mac.update(&token.as_bytes()[..header.len() + 1 + payload.len()]);
+    mac.verify_slice(&sig_bytes[..n])
+        .map_err(|_| invalid("the token signature does not verify"))?;
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(payload, &mut buf[..])
+        .map_err(|_| invalid("the token claims are not canonical base64url"))?;
+    serde_json::from_slice::<Claims<'b>>(&buf[..len])
+        .map_err(|e| invalid(format!("the token claims are malformed: {e}")))
+}
+
+/// An access token as returned by a successful exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    /// The compact JWS to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `"Bearer"`.
+    pub token_type: &'static str,
+    /// Seconds until expiry, from the exchange's `now`.
+    pub expires_in: i64,
+    /// When the token expires (whole seconds).
+    pub expires_at: Timestamp,
+    /// The granted scope, space-separated.
+    pub scope: String,
+}
+
+/// Who made an authorized request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key id (the token's `sub`).
+    pub key_id: String,
+    /// The key's current name.
+    pub key_name: String,
+    /// The key's organization.
+    pub org: String,
+    /// The token's grants.
+    pub scope: Vec<String>,
+    /// The token id (`jti`).
+    pub token_id: String,
+    /// When the token expires.
+    pub expires_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::KeySource;
+
+    fn keys() -> SigningKeys {
+        SigningKeys::from_pairs(
+            &[("k1".into(), vec![7; 32]), ("k2".into(), vec![9; 32])],
+            KeySource::Option,
+        )
+        .unwrap()
+    }
+
+    fn claims() -> Claims<'static> {
+        Claims {
+            iss: "keyscope".into(),
+            aud: "keyscope".into(),
+            sub: "0123456789abcdef0123456789abcdef".into(),
+            client_id: "0123456789abcdef0123456789abcdef".into(),
+            org: "default".into(),
+            iat: 1_800_000_000,
+            exp: 1_800_003_600,
+            jti: "abc".into(),
+            scope: "reports:read".into(),
+            r#gen: 1,
+        }
+    }
+
+    fn dec(token: &str) -> Result<Claims<'static>> {
+        let mut buf = Box::new([0u8; MAX_CLAIMS_BYTES]);
+        decode(token, &keys(), &mut buf).map(|c| Claims {
+            iss: c.iss.into_owned().into(),
+            aud: c.aud.into_owned().into(),
+            sub: c.sub.into_owned().into(),
+            client_id: c.client_id.into_owned().into(),
+            org: c.org.into_owned().into(),
+            jti: c.jti.into_owned().into(),
+            scope: c.scope.into_owned().into(),
+            ..c
+        })
+    }
+
+    fn sign_raw(header: &str, payload: &str) -> String {
+        let k = keys();
+        let mut t = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = k.signer().mac();
+        mac.update(t.as_bytes());
+        t.push('.');
+        t.push_str(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        t
+    }
+
+    #[test]
+    fn round_trips_and_the_header_is_rfc9068() {
+        let t = encode(keys().signer(), &claims());
+        assert_eq!(dec(&t).unwrap(), claims());
+        let header = URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap();
+        assert_eq!(header, br#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#);
+    }
+
+    #[test]
+    fn a_flipped_bit_in_any_part_is_refused() {
+        let t = encode(keys().signer(), &claims());
+        for i in 0..t.len() {
+            if t.as_bytes()[i] == b'.' {
+                continue;
+            }
+            let mut b = t.clone().into_bytes();
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            let bad = String::from_utf8(b).unwrap();
+            assert!(dec(&bad).is_err(), "byte {i} flipped was accepted");
+        }
+    }
+
+    #[test]
+    fn other_algorithms_and_unknown_kids_are_refused() {
+        let payload = serde_json::to_string(&claims()).unwrap();
+        for header in [
+            r#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#,
+            r#"{"alg":"HS512","typ":"at+jwt","kid":"k1"}"#,
+            r#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","kid":"k9"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt"}"#,
+            r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#,
+            r#"{"typ":"at+jwt","alg":"HS256","kid":"k1"}"#,
+        ] {
+            let e = dec(&sign_raw(header, &payload)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidToken, "{header}");
+        }
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(&payload)
+        );
+        assert!(dec(&unsigned).is_err());
+    }
+
+    #[test]
+    fn malformed_claims_are_refused() {
+        let h = r#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#;
+        let good = serde_json::to_string(&claims()).unwrap();
+        let bad = [
+            good.replace("\"exp\":1800003600", "\"exp\":\"1800003600\""),
+            good.replace("\"iat\":1800000000", "\"iat\":1.8e9"),
+            good.replace("\"gen\":1", "\"gen\":1,\"gen\":2"),
+            good.replace(
+                "\"org\":\"default\"",
+                "\"org\":\"default\",\"org\":\"acme\"",
+            ),
+            good.replace("\"gen\":1", "\"gen\":1,\"extra\":true"),
+            good.replace(",\"scope\":\"reports:read\"", ""),
+            format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+            "[]".to_owned(),
+            "not json".to_owned(),
+        ];
+        for payload in bad {
+            assert_eq!(
+                dec(&sign_raw(h, &payload)).unwrap_err().kind(),
+                ErrorKind::InvalidToken,
+                "{payload:.80}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_canonical_base64_and_wrong_shapes_are_refused() {
+        let t = encode(keys().signer(), &claims());
+        assert!(dec(&format!("{t}=")).is_err(), "padding");
+        assert!(dec(&format!("{t}.x")).is_err(), "four parts");
+        assert!(dec(t.rsplit_once('.').unwrap().0).is_err(), "two parts");
+        assert!(dec("").is_err());
+        // Non-canonical trailing bits in the signature: same bytes, other text.
+        let (body, sig) = t.rsplit_once('.').unwrap();
+        let last = sig.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let idx = alphabet.find(last).unwrap();
+        let twin = alphabet.chars().nth(idx ^ 1).unwrap();
+        let t2 = format!("{body}.{}{twin}", &sig[..sig.len() - 1]);
+        assert!(dec(&t2).is_err());
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_before_parsing() {
+        let big = "a".repeat(64 * 1024);
+        let e = dec(&big).unwrap_err();
+        assert!(e.message().contains("longer than"), "{e}");
+    }
+
+    #[test]
+    fn the_second_key_verifies() {
+        let k = keys();
+        let t = encode(k.by_kid("k2").unwrap(), &claims());
+        assert!(dec(&t).is_ok());
+    }
+}
