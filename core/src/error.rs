@@ -97,6 +97,7 @@ pub struct Error {
     field: Option<String>,
     retry_after: Option<u64>,
     required_scope: Option<String>,
+    http: Option<(u16, Option<String>)>,
 }
 
 impl Error {
@@ -108,6 +109,7 @@ impl Error {
             field: None,
             retry_after: None,
             required_scope: None,
+            http: None,
         }
     }
 
@@ -158,6 +160,21 @@ impl Error {
     /// For `insufficient_scope`: the grant the request needed (`reports:write`).
     pub fn required_scope(&self) -> Option<&str> {
         self.required_scope.as_deref()
+    }
+
+    /// For errors of `authorize_header`: the HTTP status to answer with.
+    pub fn http_status(&self) -> Option<u16> {
+        self.http.as_ref().map(|h| h.0)
+    }
+
+    /// For errors of `authorize_header`: the `WWW-Authenticate` header to send, if any.
+    pub fn www_authenticate(&self) -> Option<&str> {
+        self.http.as_ref().and_then(|h| h.1.as_deref())
+    }
+
+    pub(crate) fn with_http(mut self, status: u16, www_authenticate: Option<String>) -> Self {
+        self.http = Some((status, www_authenticate));
+        self
     }
 
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {

@@ -32,6 +32,7 @@ pub(crate) struct Shared {
     pub auth: AuthCache,
     pub throttle: Throttle,
     pub verified: VerifiedCache,
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// A handle on a key store. Cheap to clone; clones and org views share one
@@ -74,6 +75,12 @@ impl KeyStore {
         options.validate()?;
         let staleness = Duration::from_secs_f64(options.revocation_staleness);
         let auth = AuthCache::new(backend.as_ref(), staleness)?;
+        let trusted_proxies = options
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Network::parse(p, &format!("trusted_proxies[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
         Ok(KeyStore {
             shared: Arc::new(Shared {
                 backend,
@@ -82,6 +89,7 @@ impl KeyStore {
                 auth,
                 throttle: Throttle::new(),
                 verified: VerifiedCache::new()?,
+                trusted_proxies,
             }),
             org: DEFAULT_ORG.to_owned(),
             view: false,

@@ -13,6 +13,7 @@ mod cursor;
 pub mod error;
 mod exchange;
 pub mod grant;
+pub mod http;
 pub mod key;
 pub mod keystore;
 pub mod network;

@@ -1,0 +1,428 @@
+//! HTTP helpers, no server needed (SPEC §7): the OAuth 2.0 token endpoint
+//! (RFC 6749 §4.4), Bearer authorization of a request (RFC 6750), and the client
+//! address behind trusted proxies.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::grant::Permission;
+use crate::keystore::KeyStore;
+use crate::network::{Network, canonical_client, parse_client_ip};
+use crate::secret::Secret;
+use crate::time::Timestamp;
+use crate::token::Principal;
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "keyscope";
+/// Largest token-request body read.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// An HTTP response: status, headers in order, and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// The body, JSON text.
+    pub body: String,
+}
+
+impl HttpResponse {
+    fn json(status: u16, body: serde_json::Value) -> Self {
+        HttpResponse {
+            status,
+            headers: vec![
+                (
+                    "Content-Type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                ("Cache-Control".into(), "no-store".into()),
+                ("Pragma".into(), "no-cache".into()),
+            ],
+            body: body.to_string(),
+        }
+    }
+
+    fn oauth_error(status: u16, error: &str, description: &str) -> Self {
+        Self::json(
+            status,
+            json!({"error": error, "error_description": description}),
+        )
+    }
+
+    fn with_header(mut self, name: &str, value: String) -> Self {
+        self.headers.push((name.into(), value));
+        self
+    }
+
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text strictly: valid percent-escapes,
+/// UTF-8, and no parameter twice (RFC 6749 §3.2).
+pub fn parse_form(body: &[u8]) -> std::result::Result<Vec<(String, String)>, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = form_decode(k)?;
+        let v = form_decode(v)?;
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(format!("parameter {k:?} appears more than once"));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Decodes one form-encoded component (`+` is a space).
+pub fn form_decode(s: &str) -> std::result::Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                let (Some(h), Some(l)) = (
+                    b.get(i + 1).and_then(|&c| hex(c)),
+                    b.get(i + 2).and_then(|&c| hex(c)),
+                ) else {
+                    return Err(format!("bad percent-escape in {s:?}"));
+                };
+                out.push((h * 16 + l) as u8);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| format!("{s:?} does not decode to UTF-8"))
+}
+
+/// Reads HTTP Basic credentials (RFC 7617), each part form-decoded (RFC 6749 §2.3.1).
+fn basic_credentials(value: &str) -> Option<(String, Secret)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = zeroize::Zeroizing::new(STANDARD.decode(rest.trim()).ok()?);
+    let text = std::str::from_utf8(&raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((
+        form_decode(id).ok()?,
+        Secret::new(form_decode(secret).ok()?),
+    ))
+}
+
+fn invalid_client(description: &str) -> HttpResponse {
+    HttpResponse::oauth_error(401, "invalid_client", description).with_header(
+        "WWW-Authenticate",
+        format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
+    )
+}
+
+/// Quotes a header parameter value (drops characters a quoted-string cannot hold).
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// The status and `WWW-Authenticate` challenge for an error of a protected request
+/// (RFC 6750 §3). No wildcard arm: every kind has an answer.
+pub fn bearer_challenge(err: &Error) -> (u16, Option<String>) {
+    let with_error = |code: &str| {
+        format!(
+            "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
+            quoted(err.message())
+        )
+    };
+    match err.kind() {
+        ErrorKind::InvalidInput => (400, Some(with_error("invalid_request"))),
+        ErrorKind::InvalidToken
+        | ErrorKind::TokenExpired
+        | ErrorKind::TokenRevoked
+        | ErrorKind::KeyDisabled
+        | ErrorKind::KeyExpired => (401, Some(with_error("invalid_token"))),
+        ErrorKind::NetworkDenied => (403, Some(format!("Bearer realm=\"{REALM}\""))),
+        ErrorKind::InsufficientScope => (
+            403,
+            Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
+                quoted(err.required_scope().unwrap_or(""))
+            )),
+        ),
+        ErrorKind::NotFound
+        | ErrorKind::Conflict
+        | ErrorKind::InvalidCredentials
+        | ErrorKind::InvalidScope
+        | ErrorKind::RateLimited
+        | ErrorKind::Storage
+        | ErrorKind::Internal => (500, None),
+    }
+}
+
+/// The token-endpoint response for an error of `issue_token`. No wildcard arm.
+fn token_error(err: &Error) -> HttpResponse {
+    match err.kind() {
+        ErrorKind::InvalidInput => HttpResponse::oauth_error(400, "invalid_request", err.message()),
+        ErrorKind::InvalidCredentials
+        | ErrorKind::NetworkDenied
+        | ErrorKind::KeyDisabled
+        | ErrorKind::KeyExpired => invalid_client(err.message()),
+        ErrorKind::InvalidScope => HttpResponse::oauth_error(400, "invalid_scope", err.message()),
+        ErrorKind::RateLimited => HttpResponse::json(
+            429,
+            json!({"error": "rate_limited", "error_description": err.message()}),
+        )
+        .with_header("Retry-After", err.retry_after().unwrap_or(60).to_string()),
+        ErrorKind::NotFound
+        | ErrorKind::Conflict
+        | ErrorKind::InvalidToken
+        | ErrorKind::TokenExpired
+        | ErrorKind::TokenRevoked
+        | ErrorKind::InsufficientScope
+        | ErrorKind::Storage
+        | ErrorKind::Internal => {
+            HttpResponse::oauth_error(500, "server_error", "the authorization server failed")
+        }
+    }
+}
+
+impl KeyStore {
+    /// The OAuth 2.0 token endpoint (RFC 6749 §4.4, client credentials). Credentials
+    /// come by HTTP Basic or as `client_id`/`client_secret` in the form (not both).
+    /// Never fails: every outcome is an HTTP response.
+    pub fn token_endpoint(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+    ) -> HttpResponse {
+        let bad = |why: &str| HttpResponse::oauth_error(400, "invalid_request", why);
+        let media = content_type
+            .and_then(|c| c.split(';').next())
+            .map(str::trim);
+        if !media.is_some_and(|m| m.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+            return bad("the request must be application/x-www-form-urlencoded");
+        }
+        if body.len() > MAX_FORM_BYTES {
+            return bad("the request body is too large");
+        }
+        let form = match parse_form(body) {
+            Ok(f) => f,
+            Err(why) => return bad(&why),
+        };
+        let param = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        match param("grant_type") {
+            None => return bad("grant_type is required"),
+            Some("client_credentials") => {}
+            Some(other) => {
+                return HttpResponse::oauth_error(
+                    400,
+                    "unsupported_grant_type",
+                    &format!("grant_type {other:?} is not supported; use client_credentials"),
+                );
+            }
+        }
+        let in_body = param("client_id").is_some() || param("client_secret").is_some();
+        let (id, secret) = match (authorization.filter(|a| !a.trim().is_empty()), in_body) {
+            (Some(_), true) => {
+                return bad("send client credentials by HTTP Basic or in the body, not both");
+            }
+            (Some(header), false) => match basic_credentials(header) {
+                Some(c) => c,
+                None => {
+                    return invalid_client(
+                        "the Authorization header is not valid HTTP Basic credentials",
+                    );
+                }
+            },
+            (None, true) => match (param("client_id"), param("client_secret")) {
+                (Some(id), Some(secret)) => (id.to_owned(), Secret::new(secret)),
+                _ => return invalid_client("client_id and client_secret are both required"),
+            },
+            (None, false) => return invalid_client("client authentication is required"),
+        };
+        match self.issue_token(&id, &secret, client_ip, param("scope"), now) {
+            Ok(t) => HttpResponse::json(
+                200,
+                json!({
+                    "access_token": t.access_token,
+                    "token_type": t.token_type,
+                    "expires_in": t.expires_in,
+                    "scope": t.scope,
+                }),
+            ),
+            Err(e) => token_error(&e),
+        }
+    }
+
+    /// Authorizes a request from its `Authorization` header (RFC 6750 `Bearer`). Every
+    /// error carries the HTTP status and `WWW-Authenticate` challenge to answer with.
+    pub fn authorize_header(
+        &self,
+        authorization: Option<&str>,
+        resource: &str,
+        permission: Permission,
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+    ) -> Result<Principal> {
+        let token = authorization.map(str::trim).and_then(|a| {
+            let (scheme, rest) = a.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+        let Some(token) = token else {
+            return Err(
+                Error::new(ErrorKind::InvalidToken, "the request has no Bearer token")
+                    .with_http(401, Some(format!("Bearer realm=\"{REALM}\""))),
+            );
+        };
+        self.authorize(token, resource, permission, client_ip, now)
+            .map_err(|e| {
+                let (status, challenge) = bearer_challenge(&e);
+                e.with_http(status, challenge)
+            })
+    }
+
+    /// The client's address: the peer, unless the peer is a trusted proxy; then
+    /// `X-Forwarded-For` (all its headers, in order) is read right to left, skipping
+    /// trusted proxies, and the first other entry is the client. If every entry is
+    /// trusted, the leftmost is the client; a malformed entry on the way gives `None`.
+    pub fn client_address(&self, peer: &str, x_forwarded_for: &[&str]) -> Option<IpAddr> {
+        client_address(&self.shared().trusted_proxies, peer, x_forwarded_for)
+    }
+}
+
+/// [`KeyStore::client_address`] with an explicit list of trusted proxies.
+pub fn client_address(trusted: &[Network], peer: &str, x_forwarded_for: &[&str]) -> Option<IpAddr> {
+    let peer = parse_client_ip(peer.trim()).ok()?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(canonical_client(ip)));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let entries: Vec<&str> = x_forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let mut leftmost = peer;
+    for entry in entries.iter().rev() {
+        let ip = parse_client_ip(entry).ok()?;
+        if !is_trusted(ip) {
+            return Some(ip);
+        }
+        leftmost = ip;
+    }
+    Some(leftmost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<Network> {
+        list.iter()
+            .map(|s| Network::parse(s, "trusted_proxies").unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn form_decoding_is_strict() {
+        assert_eq!(
+            parse_form(b"a=1&b=x+y%21").unwrap(),
+            [("a".into(), "1".into()), ("b".into(), "x y!".into())]
+        );
+        assert!(parse_form(b"a=1&a=2").is_err());
+        assert!(parse_form(b"a=%zz").is_err());
+        assert!(parse_form(b"a=%ff").is_err());
+        assert!(parse_form(&[0xff]).is_err());
+    }
+
+    #[test]
+    fn client_address_reads_forwarded_for_right_to_left() {
+        let t = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_address(&t, "64.100.10.7", &["1.2.3.4"])
+                .unwrap()
+                .to_string(),
+            "64.100.10.7",
+            "untrusted peer"
+        );
+        assert_eq!(
+            client_address(&t, "10.0.0.1", &["1.2.3.4, 5.6.7.8, 10.0.0.2"])
+                .unwrap()
+                .to_string(),
+            "5.6.7.8"
+        );
+        assert_eq!(
+            client_address(&t, "10.0.0.1", &["1.2.3.4", "5.6.7.8"])
+                .unwrap()
+                .to_string(),
+            "5.6.7.8",
+            "headers joined in order"
+        );
+        assert_eq!(
+            client_address(&t, "10.0.0.1", &["10.0.0.3, 10.0.0.2"])
+                .unwrap()
+                .to_string(),
+            "10.0.0.3",
+            "all trusted: leftmost"
+        );
+        assert_eq!(
+            client_address(&t, "10.0.0.1", &["1.2.3.4, junk, 10.0.0.2"]),
+            None,
+            "malformed on the way"
+        );
+        assert_eq!(
+            client_address(&t, "10.0.0.1", &["junk, 1.2.3.4"])
+                .unwrap()
+                .to_string(),
+            "1.2.3.4",
+            "malformed beyond the client is not read"
+        );
+        assert_eq!(
+            client_address(&[], "10.0.0.1", &["1.2.3.4"])
+                .unwrap()
+                .to_string(),
+            "10.0.0.1",
+            "no trusted proxies: header ignored"
+        );
+        assert_eq!(
+            client_address(&t, "::ffff:10.0.0.1", &["1.2.3.4"])
+                .unwrap()
+                .to_string(),
+            "1.2.3.4"
+        );
+        assert_eq!(client_address(&t, "nope", &[]), None);
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let v = format!("Basic {}", STANDARD.encode("a%20b:s%3Ac"));
+        let (id, secret) = basic_credentials(&v).unwrap();
+        assert_eq!((id.as_str(), secret.expose()), ("a b", "s:c"));
+        assert!(basic_credentials("Bearer x").is_none());
+        assert!(basic_credentials("Basic !!!").is_none());
+    }
+}
