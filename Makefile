@@ -14,7 +14,8 @@ all: test
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.16,<2" "pytest>=8" "mypy>=1.10"
+	$(PIP) install -q "maturin>=1.16,<2" "pytest>=8" "mypy>=1.10" \
+		pyjwt fastapi httpx2 flask
 	touch $@
 
 ## Build the Python extension in place (debug: fast to build; Argon2 is optimized anyway).
@@ -33,7 +34,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace
+	$(CARGO) test -p keyscope-core
 
 test-python: python
 	cd python && ../$(PY) -m pytest -q tests
@@ -43,10 +44,11 @@ test-python: python
 test: lint test-rust test-python
 
 bench-rust:
-	$(CARGO) bench -p keyscope-core
+	$(CARGO) bench -p keyscope-benches
 
 bench-python: python-release
 	$(PY) python/benches/bench_lifecycle.py
+	$(PY) python/benches/bench_tokens.py
 
 bench: bench-rust bench-python
 

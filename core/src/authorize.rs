@@ -7,7 +7,10 @@ use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
 use crate::time::Timestamp;
-use crate::token::{MAX_CLAIMS_BYTES, Principal, decode};
+use crate::token::{Principal, decode};
+use crate::token_cache::VerifiedToken;
+
+use std::sync::Arc;
 
 fn err(kind: ErrorKind, message: &str) -> Error {
     Error::new(kind, message)
@@ -38,9 +41,19 @@ impl KeyStore {
         let shared = self.shared();
         let opts = &shared.options;
 
-        // 1–3. Form, header, signature.
-        let mut buf = [0u8; MAX_CLAIMS_BYTES];
-        let claims = decode(token, &shared.signing, &mut buf)?;
+        // 1–3. Form, header, signature (or a token verified before, compared in
+        // constant time).
+        let verified = match shared.tokens.get(token) {
+            Some(v) => v,
+            None => {
+                let mut buf = Vec::with_capacity(token.len() * 3 / 4);
+                let claims = decode(token, &shared.signing, &mut buf)?;
+                let v = Arc::new(VerifiedToken::new(token, claims));
+                shared.tokens.insert(Arc::clone(&v));
+                v
+            }
+        };
+        let claims = &verified.claims;
         // 4. Issuer, audience, and the org of a view.
         if claims.iss != opts.issuer.as_str() || claims.aud != opts.audience() {
             return Err(err(

@@ -94,6 +94,12 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    details: Option<Box<Details>>,
+}
+
+/// The optional parts of an error, boxed so results stay small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Details {
     field: Option<String>,
     retry_after: Option<u64>,
     required_scope: Option<String>,
@@ -106,20 +112,16 @@ impl Error {
         Error {
             kind,
             message: message.into(),
-            field: None,
-            retry_after: None,
-            required_scope: None,
-            http: None,
+            details: None,
         }
     }
 
     /// An `invalid_input` error about `field`; the message reads `"<field>: <why>"`.
     pub fn invalid(field: impl Into<String>, why: impl fmt::Display) -> Self {
         let field = field.into();
-        Error {
-            field: Some(field.clone()),
-            ..Error::new(ErrorKind::InvalidInput, format!("{field}: {why}"))
-        }
+        let mut e = Error::new(ErrorKind::InvalidInput, format!("{field}: {why}"));
+        e.details_mut().field = Some(field);
+        e
     }
 
     /// A `storage` error.
@@ -130,6 +132,10 @@ impl Error {
     /// A `not_found` error for key `id`.
     pub fn not_found(id: &str) -> Self {
         Error::new(ErrorKind::NotFound, format!("no key with id {id}"))
+    }
+
+    fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Default::default)
     }
 
     /// The kind of error.
@@ -149,41 +155,41 @@ impl Error {
 
     /// The field at fault, for `invalid_input` errors.
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.details.as_ref()?.field.as_deref()
     }
 
     /// For `rate_limited`: seconds until an attempt may succeed (`Retry-After`).
     pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+        self.details.as_ref()?.retry_after
     }
 
     /// For `insufficient_scope`: the grant the request needed (`reports:write`).
     pub fn required_scope(&self) -> Option<&str> {
-        self.required_scope.as_deref()
+        self.details.as_ref()?.required_scope.as_deref()
     }
 
     /// For errors of `authorize_header`: the HTTP status to answer with.
     pub fn http_status(&self) -> Option<u16> {
-        self.http.as_ref().map(|h| h.0)
+        self.details.as_ref()?.http.as_ref().map(|h| h.0)
     }
 
     /// For errors of `authorize_header`: the `WWW-Authenticate` header to send, if any.
     pub fn www_authenticate(&self) -> Option<&str> {
-        self.http.as_ref().and_then(|h| h.1.as_deref())
+        self.details.as_ref()?.http.as_ref()?.1.as_deref()
     }
 
     pub(crate) fn with_http(mut self, status: u16, www_authenticate: Option<String>) -> Self {
-        self.http = Some((status, www_authenticate));
+        self.details_mut().http = Some((status, www_authenticate));
         self
     }
 
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.details_mut().retry_after = Some(seconds);
         self
     }
 
     pub(crate) fn with_required_scope(mut self, scope: String) -> Self {
-        self.required_scope = Some(scope);
+        self.details_mut().required_scope = Some(scope);
         self
     }
 
@@ -191,17 +197,17 @@ impl Error {
     pub(crate) fn in_field(mut self, field: impl Into<String>) -> Self {
         if self.kind == ErrorKind::InvalidInput {
             let field = field.into();
-            let why = match &self.field {
+            let why = match self.field() {
                 Some(old) => self
                     .message
-                    .strip_prefix(old.as_str())
+                    .strip_prefix(old)
                     .and_then(|m| m.strip_prefix(": "))
                     .unwrap_or(&self.message)
                     .to_owned(),
                 None => self.message.clone(),
             };
             self.message = format!("{field}: {why}");
-            self.field = Some(field);
+            self.details_mut().field = Some(field);
         }
         self
     }

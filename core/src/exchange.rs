@@ -105,6 +105,10 @@ impl VerifiedCache {
             .contains(d)
     }
 
+    pub fn clear(&self) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     pub fn insert(&self, d: [u8; 32]) {
         let mut set = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if set.len() >= VERIFIED_CAP {

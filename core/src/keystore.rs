@@ -20,6 +20,7 @@ use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, KeyRecord, KeyScan, PreviousSecret};
 use crate::text::{DEFAULT_ORG, validate_actor, validate_description, validate_name, validate_org};
 use crate::time::Timestamp;
+use crate::token_cache::TokenCache;
 
 /// Largest page of `list_keys` and `audit_log`.
 pub const MAX_PAGE: i64 = 1000;
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub throttle: Throttle,
     pub verified: VerifiedCache,
     pub trusted_proxies: Vec<Network>,
+    pub tokens: TokenCache,
 }
 
 /// A handle on a key store. Cheap to clone; clones and org views share one
@@ -90,6 +92,7 @@ impl KeyStore {
                 throttle: Throttle::new(),
                 verified: VerifiedCache::new()?,
                 trusted_proxies,
+                tokens: TokenCache::new(),
             }),
             org: DEFAULT_ORG.to_owned(),
             view: false,
@@ -136,6 +139,15 @@ impl KeyStore {
     /// The options the store was opened with.
     pub fn options(&self) -> &Options {
         &self.shared.options
+    }
+
+    /// Forgets every verified secret and verified token this handle remembers, so the
+    /// next exchanges run Argon2 and the next authorizations verify signatures again.
+    /// Correctness never needs it (the caches cannot outlive a refresh, disable or
+    /// delete); it frees memory and lets benchmarks measure the uncached paths.
+    pub fn clear_caches(&self) {
+        self.shared.verified.clear();
+        self.shared.tokens.clear();
     }
 
     /// Closes the store; every later call on it or its views fails with `storage`.

@@ -24,6 +24,7 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod token;
+mod token_cache;
 
 pub use catalog::Catalog;
 pub use error::{Error, ErrorKind, Result};

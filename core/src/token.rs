@@ -14,8 +14,6 @@ use crate::time::Timestamp;
 
 /// Largest token accepted, checked before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Largest decoded claims object (fits any token of `MAX_TOKEN_BYTES`).
-pub const MAX_CLAIMS_BYTES: usize = MAX_TOKEN_BYTES * 3 / 4;
 
 /// The claims keyscope writes, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,14 +106,10 @@ fn header_error(header_b64: &str, keys: &SigningKeys) -> Error {
 }
 
 /// Verifies a token's form and signature and returns its claims, borrowed from
-/// `buf` where possible. Checks the size before anything else, the exact header of a
+/// `buf` (cleared and reused) where possible. Checks the size before anything else, the exact header of a
 /// known key, the HMAC in constant time, canonical base64url, and a claims object with
 /// exactly keyscope's members (so none is duplicated) and integer `iat`/`exp`.
-pub fn decode<'b>(
-    token: &str,
-    keys: &SigningKeys,
-    buf: &'b mut [u8; MAX_CLAIMS_BYTES],
-) -> Result<Claims<'b>> {
+pub fn decode<'b>(token: &str, keys: &SigningKeys, buf: &'b mut Vec<u8>) -> Result<Claims<'b>> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
             "the token is longer than {MAX_TOKEN_BYTES} bytes"
@@ -138,10 +132,11 @@ pub fn decode<'b>(
     mac.update(&token.as_bytes()[..header.len() + 1 + payload.len()]);
     mac.verify_slice(&sig_bytes[..n])
         .map_err(|_| invalid("the token signature does not verify"))?;
-    let len = URL_SAFE_NO_PAD
-        .decode_slice(payload, &mut buf[..])
+    buf.clear();
+    URL_SAFE_NO_PAD
+        .decode_vec(payload, buf)
         .map_err(|_| invalid("the token claims are not canonical base64url"))?;
-    serde_json::from_slice::<Claims<'b>>(&buf[..len])
+    serde_json::from_slice::<Claims<'b>>(buf)
         .map_err(|e| invalid(format!("the token claims are malformed: {e}")))
 }
 
@@ -206,7 +201,7 @@ mod tests {
     }
 
     fn dec(token: &str) -> Result<Claims<'static>> {
-        let mut buf = Box::new([0u8; MAX_CLAIMS_BYTES]);
+        let mut buf = Vec::new();
         decode(token, &keys(), &mut buf).map(|c| Claims {
             iss: c.iss.into_owned().into(),
             aud: c.aud.into_owned().into(),

@@ -102,7 +102,15 @@ fn errors_follow_the_table() {
     let (s, id, secret) = setup();
     let ip = Some("64.100.10.7");
     let auth = basic(&id, &secret);
-    let cases: Vec<(Option<&str>, Option<&str>, &[u8], Option<&str>, u16, &str)> = vec![
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a [u8],
+        Option<&'a str>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
         (
             Some(&auth),
             FORM,

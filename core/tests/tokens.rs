@@ -771,3 +771,23 @@ fn many_threads_authorize_at_once() {
     });
     let _ = DAY_MS;
 }
+
+#[test]
+fn clearing_caches_changes_nothing_but_speed() {
+    let s = mem();
+    let (id, secret) = key(&s, NewKey::default());
+    let t = s
+        .issue_token(&id, &secret, None, None, at(T0))
+        .unwrap()
+        .access_token;
+    s.authorize(&t, "reports", READ, None, at(T0)).unwrap();
+    s.clear_caches();
+    assert!(s.authorize(&t, "reports", READ, None, at(T0)).is_ok());
+    assert!(s.issue_token(&id, &secret, None, None, at(T0)).is_ok());
+    s.refresh_key(&id, 0, None, at(T0)).unwrap();
+    assert_eq!(
+        kind(s.authorize(&t, "reports", READ, None, at(T0))),
+        ErrorKind::TokenRevoked,
+        "a cached token still meets every check"
+    );
+}

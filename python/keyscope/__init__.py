@@ -14,7 +14,9 @@ from keyscope._keyscope import (
     AuditRecord,
     KeyStore,
     Page,
+    Principal,
     Summary,
+    Token,
     __version__,
     parse_networks,
 )
@@ -38,7 +40,8 @@ from keyscope.errors import (
 )
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "parse_networks", "__version__",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "Summary", "Token", "parse_networks",
+    "__version__",
     "KeyscopeError", "InvalidInput", "NotFound", "Conflict", "InvalidCredentials",
     "KeyDisabled", "KeyExpired", "NetworkDenied", "InvalidScope", "RateLimited",
     "InvalidToken", "TokenExpired", "TokenRevoked", "InsufficientScope", "StorageError",

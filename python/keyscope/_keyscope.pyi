@@ -7,7 +7,7 @@ from typing import Any, Generic, Iterator, List, Literal, Optional, Sequence, Tu
 from keyscope.errors import KeyscopeError
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "parse_networks", "error_codes",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "Token", "Principal", "parse_networks", "error_codes",
     "_exception_for_code", "__version__",
 ]
 
@@ -97,6 +97,38 @@ class Summary:
     def disabled(self) -> int: ...
 
 @final
+class Token:
+    """An access token from ``issue_token``; its repr shows only the token's start."""
+
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def token_type(self) -> Literal["Bearer"]: ...
+    @property
+    def expires_in(self) -> int: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def scope(self) -> str: ...
+
+@final
+class Principal:
+    """Who made an authorized request."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def key_name(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def scope(self) -> List[str]: ...
+    @property
+    def token_id(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+@final
 class KeyStore:
     """A handle on a keyscope store, or a view of it limited to one organization."""
 
@@ -156,6 +188,46 @@ class KeyStore:
         self, key_id: Optional[str] = None, limit: int = 50, cursor: Optional[str] = None
     ) -> Page[AuditRecord]: ...
     def parse_networks(self, text_: str) -> List[str]: ...
+    def issue_token(
+        self,
+        key_id: str,
+        secret: str,
+        client_ip: Optional[str] = None,
+        scope: Optional[str] = None,
+        *,
+        now: Optional[datetime] = None,
+    ) -> Token: ...
+    def authorize(
+        self,
+        token: str,
+        resource: str,
+        permission: Literal["read", "write"] = "read",
+        client_ip: Optional[str] = None,
+        *,
+        now: Optional[datetime] = None,
+    ) -> Principal: ...
+    def token_endpoint(
+        self,
+        authorization: Optional[str],
+        content_type: Optional[str],
+        body: Union[bytes, str, None],
+        client_ip: Optional[str],
+        *,
+        now: Optional[datetime] = None,
+    ) -> Tuple[int, List[Tuple[str, str]], str]: ...
+    def authorize_header(
+        self,
+        authorization: Optional[str],
+        resource: str,
+        permission: Literal["read", "write"] = "read",
+        client_ip: Optional[str] = None,
+        *,
+        now: Optional[datetime] = None,
+    ) -> Principal: ...
+    def client_address(
+        self, peer: str, x_forwarded_for: Union[str, Sequence[str], None] = None
+    ) -> Optional[str]: ...
+    def clear_caches(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> KeyStore: ...
     def __exit__(self, *_args: object) -> bool: ...

@@ -24,14 +24,32 @@ class KeyscopeError(Exception):
         code: the stable error code, the same in every language.
         message: a readable explanation.
         field: for ``invalid_input``, the argument at fault (``"networks[2]"``).
+        status: for errors of ``authorize_header``, the HTTP status to answer with.
+        www_authenticate: for errors of ``authorize_header``, the
+            ``WWW-Authenticate`` header to send (None when there is none).
+        retry_after: for ``rate_limited``, seconds before another attempt.
+        required_scope: for ``insufficient_scope``, the grant that was needed.
     """
 
     code: str = "internal"
 
-    def __init__(self, message: str, *, field: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: Optional[str] = None,
+        status: Optional[int] = None,
+        www_authenticate: Optional[str] = None,
+        retry_after: Optional[int] = None,
+        required_scope: Optional[str] = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.status = status
+        self.www_authenticate = www_authenticate
+        self.retry_after = retry_after
+        self.required_scope = required_scope
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"

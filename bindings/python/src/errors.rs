@@ -42,6 +42,16 @@ pub fn to_py(py: Python<'_>, err: &Error) -> PyErr {
         let class = errors_module(py)?.getattr(class_name(err.kind()))?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("field", err.field())?;
+        if let Some(status) = err.http_status() {
+            kwargs.set_item("status", status)?;
+            kwargs.set_item("www_authenticate", err.www_authenticate())?;
+        }
+        if let Some(seconds) = err.retry_after() {
+            kwargs.set_item("retry_after", seconds)?;
+        }
+        if let Some(scope) = err.required_scope() {
+            kwargs.set_item("required_scope", scope)?;
+        }
         let exc = class.call((err.message(),), Some(&kwargs))?;
         Ok(PyErr::from_value(exc))
     };

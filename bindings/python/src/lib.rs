@@ -7,6 +7,7 @@ mod errors;
 mod key;
 mod options;
 mod store;
+mod token;
 
 use pyo3::prelude::*;
 
@@ -33,6 +34,8 @@ fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<key::Page>()?;
     m.add_class::<key::Summary>()?;
     m.add_class::<key::AuditRecord>()?;
+    m.add_class::<token::Token>()?;
+    m.add_class::<token::Principal>()?;
     m.add_function(wrap_pyfunction!(parse_networks, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_exception_for_code, m)?)?;

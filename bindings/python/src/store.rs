@@ -2,15 +2,19 @@
 //! runs with the GIL released.
 
 use keyscope_core::key::DEFAULT_WITHIN_MS;
-use keyscope_core::{self as core, KeyUpdate, ListQuery, NewKey, StatusFilter};
+use keyscope_core::{self as core, KeyUpdate, ListQuery, NewKey, Permission, Secret, StatusFilter};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::convert::{duration_ms, instant, opt_instant, opt_text, text, texts};
 use crate::errors::{IntoPyResult, invalid};
 use crate::key::{ApiKey, AuditRecord, Page, Summary};
 use crate::options;
+use crate::token::{Principal, Token};
+
+/// `(status, [(header, value)], body)` of an HTTP helper.
+type HttpAnswer = (u16, Vec<(String, String)>, String);
 
 /// An `update_key` argument that distinguishes "omitted" from an explicit `None`.
 pub enum Arg<'py> {
@@ -321,6 +325,145 @@ impl KeyStore {
     fn parse_networks(&self, py: Python<'_>, text_: PyBackedStr) -> PyResult<Vec<String>> {
         let nets = self.inner.parse_networks(&text_).py_err(py)?;
         Ok(nets.iter().map(ToString::to_string).collect())
+    }
+
+    /// Exchanges a key id and secret for an access token (OAuth client credentials).
+    /// Runs Argon2 (unless the secret was verified before) with the GIL released.
+    #[pyo3(signature = (key_id, secret, client_ip=None, scope=None, *, now=None))]
+    fn issue_token(
+        &self,
+        py: Python<'_>,
+        key_id: &Bound<'_, PyAny>,
+        secret: &Bound<'_, PyAny>,
+        client_ip: Option<&Bound<'_, PyAny>>,
+        scope: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Token> {
+        let key_id = text(py, key_id, "key_id")?;
+        let secret = Secret::new(text(py, secret, "secret")?);
+        let client_ip = opt_text(py, client_ip, "client_ip")?;
+        let scope = opt_text(py, scope, "scope")?;
+        let now = opt_instant(py, now, "now")?;
+        let tok = py
+            .detach(|| {
+                self.inner.issue_token(
+                    &key_id,
+                    &secret,
+                    client_ip.as_deref(),
+                    scope.as_deref(),
+                    now,
+                )
+            })
+            .py_err(py)?;
+        Ok(Token(tok))
+    }
+
+    /// Authorizes a request bearing `token` for `permission` (`"read"` or `"write"`)
+    /// on `resource` (`scope` or `scope.resource`) from `client_ip`. Returns the
+    /// Principal or raises the error of the first check that fails.
+    #[pyo3(signature = (token, resource, permission="read", client_ip=None, *, now=None))]
+    fn authorize(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        resource: &str,
+        permission: &str,
+        client_ip: Option<&str>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Principal> {
+        let permission = permission.parse::<Permission>().py_err(py)?;
+        let now = opt_instant(py, now, "now")?;
+        let p = self
+            .inner
+            .authorize(token, resource, permission, client_ip, now)
+            .py_err(py)?;
+        Ok(Principal(p))
+    }
+
+    /// The OAuth 2.0 token endpoint: returns `(status, headers, body)` with headers a
+    /// list of `(name, value)` pairs and body JSON text. Never raises for a bad
+    /// request: the answer says what was wrong.
+    #[pyo3(signature = (authorization, content_type, body, client_ip, *, now=None))]
+    fn token_endpoint(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&Bound<'_, PyAny>>,
+        body: &Bound<'_, PyAny>,
+        client_ip: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<HttpAnswer> {
+        let authorization = opt_text(py, authorization, "authorization")?;
+        let content_type = opt_text(py, content_type, "content_type")?;
+        let body: Vec<u8> = if let Ok(b) = body.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else if body.is_none() {
+            Vec::new()
+        } else {
+            text(py, body, "body")?.into_bytes()
+        };
+        let client_ip = opt_text(py, client_ip, "client_ip")?;
+        let now = opt_instant(py, now, "now")?;
+        let r = py.detach(|| {
+            self.inner.token_endpoint(
+                authorization.as_deref(),
+                content_type.as_deref(),
+                &body,
+                client_ip.as_deref(),
+                now,
+            )
+        });
+        Ok((r.status, r.headers, r.body))
+    }
+
+    /// Authorizes a request from its `Authorization` header (`Bearer <token>`). Errors
+    /// carry `status` and `www_authenticate` to answer the request with.
+    #[pyo3(signature = (authorization, resource, permission="read", client_ip=None, *, now=None))]
+    fn authorize_header(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&str>,
+        resource: &str,
+        permission: &str,
+        client_ip: Option<&str>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Principal> {
+        let permission = permission.parse::<Permission>().py_err(py)?;
+        let now = opt_instant(py, now, "now")?;
+        let p = self
+            .inner
+            .authorize_header(authorization, resource, permission, client_ip, now)
+            .py_err(py)?;
+        Ok(Principal(p))
+    }
+
+    /// The client's address: `peer`, unless it is one of the store's
+    /// `trusted_proxies`; then `X-Forwarded-For` (one header value or a list of them,
+    /// in order) is read right to left. None when a malformed entry is met.
+    #[pyo3(signature = (peer, x_forwarded_for=None))]
+    fn client_address(
+        &self,
+        py: Python<'_>,
+        peer: &str,
+        x_forwarded_for: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<String>> {
+        let headers: Vec<String> = match x_forwarded_for {
+            None => Vec::new(),
+            Some(v) if v.is_none() => Vec::new(),
+            Some(v) if v.is_instance_of::<PyString>() => vec![text(py, v, "x_forwarded_for")?],
+            Some(v) => texts(py, v, "x_forwarded_for")?,
+        };
+        let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+        Ok(self
+            .inner
+            .client_address(peer, &refs)
+            .map(|ip| ip.to_string()))
+    }
+
+    /// Forgets the verified secrets and tokens this handle remembers (frees memory;
+    /// never needed for correctness).
+    fn clear_caches(&self) {
+        self.inner.clear_caches();
     }
 
     /// Closes the store (and its views): every later call fails with `StorageError`.
