@@ -14,3 +14,5 @@ def test_quickstart_runs(capsys):
     out = capsys.readouterr().out
     assert "invalid_input grants[0]" in out
     assert "Summary(total=1, active=1" in out
+    assert "ci-deployer ['deployments.networks:write', 'reports:read']" in out
+    assert "network_denied" in out

@@ -228,3 +228,25 @@ def test_client_address_with_trusted_proxies():
         assert s.client_address("10.0.0.1", ["1.1.1.1", "64.100.10.7"]) == "64.100.10.7"
         assert s.client_address("64.100.10.9", "1.1.1.1") == "64.100.10.9"
         assert s.client_address("10.0.0.1", "garbage") is None
+
+
+def test_environment_signing_keys_are_shared_across_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    secret = base64.b64encode(b"e" * 32).decode()
+    env = dict(os.environ, KEYSCOPE_SIGNING_KEYS=f"env1:{secret}")
+    path = str(tmp_path / "env.db")
+    code = (
+        "import keyscope, sys\n"
+        f"s = keyscope.KeyStore.open({path!r}, argon2={CHEAP!r})\n"
+        "k, sec = s.create_key('svc', grants=['reports:read'])\n"
+        "print(s.issue_token(k.id, sec).access_token)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    token = out.stdout.strip()
+    assert token.count(".") == 2
+    with keyscope.KeyStore.open(path, argon2=CHEAP, signing_keys=[("env1", b"e" * 32)]) as s:
+        assert s.authorize(token, "reports").key_name == "svc"
+    assert not (tmp_path / "env.db.signing-keys").exists(), "no key file when the environment gives keys"
