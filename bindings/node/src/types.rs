@@ -1,0 +1,130 @@
+//! TypeScript shapes of the option objects. The bindings read these objects field by
+//! field (to tell `undefined` from `null` and name the field at fault); these structs
+//! only describe them in `index.d.ts`.
+#![allow(dead_code)]
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// A signing key: the first one signs, all verify.
+#[napi(object, object_to_js = false)]
+pub struct SigningKey {
+    /// Key id written in the token header.
+    pub kid: String,
+    /// At least 32 bytes.
+    pub secret: Buffer,
+}
+
+/// Argon2id cost.
+#[napi(object, object_to_js = false)]
+pub struct Argon2Options {
+    /// Memory in KiB (default 19456).
+    pub memory_kib: Option<u32>,
+    /// Passes (default 2).
+    pub iterations: Option<u32>,
+    /// Lanes (default 1).
+    pub parallelism: Option<u32>,
+}
+
+/// Options of `KeyStore.open`. Durations are seconds.
+#[napi(object, object_to_js = false)]
+pub struct KeyStoreOptions {
+    /// Signing keys; default: `KEYSCOPE_SIGNING_KEYS`, else `<db>.signing-keys`.
+    pub signing_keys: Option<Vec<SigningKey>>,
+    /// `'secure_access'` or `{ scopes: { [scope]: { [resource]: 'read' | 'write' } } }`.
+    #[napi(
+        ts_type = "'secure_access' | { scopes: Record<string, Record<string, 'read' | 'write'>> }"
+    )]
+    pub catalog: Option<String>,
+    /// Access-token lifetime, 60–86400 (default 3600).
+    pub token_ttl: Option<u32>,
+    /// `iss` written and required (default `'keyscope'`).
+    pub issuer: Option<String>,
+    /// `aud` written and required (default: the issuer).
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp`/`iat`, 0–60 (default 0).
+    pub leeway: Option<u32>,
+    /// Accept networks that are not globally reachable (default false).
+    pub allow_private_networks: Option<bool>,
+    /// Argon2id cost of new hashes.
+    pub argon2: Option<Argon2Options>,
+    /// Prefix of generated secrets, `[a-z0-9]{2,8}` (default `'kss'`).
+    pub secret_prefix: Option<String>,
+    /// Failed exchanges per key per minute before `KEYSCOPE_RATE_LIMITED` (default 20).
+    pub max_failed_exchanges_per_minute: Option<u32>,
+    /// Seconds another handle's change may take to reach `authorize` (default 1).
+    pub revocation_staleness: Option<f64>,
+    /// Addresses or CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds a write waits for another writer (default 5).
+    pub busy_timeout: Option<f64>,
+}
+
+/// Parameters of `createKey`.
+#[napi(object, object_to_js = false)]
+pub struct CreateKeyParams {
+    /// 1–255 characters, unique within the organization.
+    pub name: String,
+    /// 1–64 grants (`'reports:read'`, `'deployments.networks:write'`).
+    pub grants: Vec<String>,
+    /// Up to 1024 characters.
+    pub description: Option<String>,
+    /// Must be in the future; omitted: never expires.
+    #[napi(ts_type = "Date")]
+    pub expires_at: Option<f64>,
+    /// Up to 10 addresses or CIDRs; omitted or empty: any address.
+    pub networks: Option<Vec<String>>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Who did it, for the audit log.
+    pub actor: Option<String>,
+    /// The instant that drives every rule of the call.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
+
+/// Changes of `updateKey`: `undefined` leaves a field unchanged, `null` clears
+/// `description` or `expiresAt`.
+#[napi(object, object_to_js = false)]
+pub struct UpdateKeyParams {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description, or null to clear it.
+    #[napi(ts_type = "string | null")]
+    pub description: Option<String>,
+    /// A new expiry, or null for never.
+    #[napi(ts_type = "Date | null")]
+    pub expires_at: Option<f64>,
+    /// New grants, replacing the old ones.
+    pub grants: Option<Vec<String>>,
+    /// New networks, replacing the old ones.
+    pub networks: Option<Vec<String>>,
+    /// Enable or disable (disabling revokes outstanding tokens for good).
+    pub enabled: Option<bool>,
+    /// Refuse with `KEYSCOPE_CONFLICT` unless the key is at this version.
+    pub expected_version: Option<u32>,
+    /// Who did it, for the audit log.
+    pub actor: Option<String>,
+    /// The instant that drives every rule of the call.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
+
+/// Options of `listKeys`.
+#[napi(object, object_to_js = false)]
+pub struct ListKeysOptions {
+    /// Which keys (default `'all'`).
+    #[napi(ts_type = "'all' | 'active' | 'expired' | 'expiring' | 'disabled'")]
+    pub status: Option<String>,
+    /// Case-insensitive substring of name or description.
+    pub search: Option<String>,
+    /// Page size, 1–1000 (default 50).
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page, with the same filters.
+    pub cursor: Option<String>,
+    /// The "expiring" horizon in seconds (default 30 days).
+    pub within: Option<f64>,
+    /// The instant that drives status.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
