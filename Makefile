@@ -1,5 +1,5 @@
 # keyscope: `make demo` tells the story, `make test` builds and checks everything.
-# Both work on a fresh clone: they create .venv and install what they need.
+# Both work on a fresh clone: they create .venv and node/node_modules themselves.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,7 +7,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 CARGO  ?= cargo
 
-.PHONY: all demo test test-rust test-python lint python python-release bench bench-rust bench-python clean
+# napi's CLI always passes --target <host>; giving cargo and maturin the same target
+# lets all three share one build of the dependencies.
+export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
+
+.PHONY: all demo test test-rust test-python test-node lint python python-release node node-release \
+	bench bench-rust bench-python bench-node clean
 
 all: test
 
@@ -18,12 +23,23 @@ $(VENV)/.ready:
 		pyjwt fastapi httpx2 flask
 	touch $@
 
-## Build the Python extension in place (debug: fast to build; Argon2 is optimized anyway).
+node/node_modules/.ready: node/package.json node/package-lock.json
+	cd node && npm ci --no-audit --no-fund
+	touch $@
+
+## The Python extension, built in place (debug: fast to build; Argon2 is optimized anyway).
 python: $(VENV)/.ready
 	cd python && ../$(PY) -m maturin develop -q
 
 python-release: $(VENV)/.ready
 	cd python && ../$(PY) -m maturin develop -q --release
+
+## The Node addon, built in place; index.js and index.d.ts are regenerated.
+node: node/node_modules/.ready
+	cd node && npm run --silent build:debug
+
+node-release: node/node_modules/.ready
+	cd node && npm run --silent build
 
 ## The main job end to end on the embedded SQLite default.
 demo: python
@@ -40,8 +56,15 @@ test-python: python
 	cd python && ../$(PY) -m pytest -q tests
 	cd python && ../$(PY) -m mypy.stubtest keyscope._keyscope
 
+test-node: node python
+	@git diff --quiet -- node/index.js node/index.d.ts || { \
+		echo "node/index.js or node/index.d.ts differ from the generated ones: commit them"; \
+		git diff --stat -- node/index.js node/index.d.ts; exit 1; }
+	cd node && KEYSCOPE_PYTHON=$(abspath $(PY)) npm test --silent
+	cd node && npm run --silent typecheck
+
 ## Every suite, with the lints.
-test: lint test-rust test-python
+test: lint test-rust test-python test-node
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches
@@ -50,8 +73,12 @@ bench-python: python-release
 	$(PY) python/benches/bench_lifecycle.py
 	$(PY) python/benches/bench_tokens.py
 
-bench: bench-rust bench-python
+bench-node: node-release
+	cd node && npm install --no-save --no-audit --no-fund jsonwebtoken@9 jose@6 >/dev/null
+	cd node && node bench/authorize.js
+
+bench: bench-rust bench-python bench-node
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) python/keyscope/*.so
+	rm -rf $(VENV) python/keyscope/*.so node/*.node node/node_modules

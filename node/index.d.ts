@@ -159,6 +159,13 @@ export interface AuthorizeOptions {
   now?: Date
 }
 
+/**
+ * The client's address given explicit trusted proxies: `peer`, unless it is
+ * trusted; then `X-Forwarded-For` (a header value or a list of them, in order) is
+ * read right to left. `null` when a malformed entry is met.
+ */
+export declare function clientAddress(peer: string, xForwardedFor: string | string[] | null | undefined, trustedProxies: string[]): string | null
+
 /** Parameters of `createKey`. */
 export interface CreateKeyParams {
   /** 1–255 characters, unique within the organization. */

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.KeyStore = nativeBinding.KeyStore
+module.exports.clientAddress = nativeBinding.clientAddress
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.errorForCode = nativeBinding.errorForCode
 module.exports.parseNetworks = nativeBinding.parseNetworks

@@ -114,6 +114,7 @@ impl<T> OrThrow<T> for std::result::Result<T, Error> {
 
 /// Every code the core defines, as JavaScript sees them (`KEYSCOPE_NOT_FOUND`, …).
 #[napi_derive::napi]
+#[cfg_attr(test, allow(dead_code))]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorKind::ALL.iter().map(|k| code(*k)).collect()
 }
@@ -121,6 +122,7 @@ pub fn error_codes() -> Vec<&'static str> {
 /// The error this binding throws for a core code (`"not_found"`), so tests can check
 /// the mapping of every code.
 #[napi_derive::napi]
+#[cfg_attr(test, allow(dead_code))]
 pub fn error_for_code(env: Env, core_code: String, message: String) -> Result<Unknown<'static>> {
     let kind = ErrorKind::ALL
         .into_iter()

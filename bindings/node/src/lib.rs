@@ -5,6 +5,7 @@
 
 mod convert;
 mod errors;
+mod fast;
 mod key;
 mod options;
 mod store;
@@ -28,6 +29,34 @@ pub fn parse_networks(
         .unwrap_or(false);
     let nets = keyscope_core::network::parse_network_list(&text, allow).or_throw(&env)?;
     Ok(nets.iter().map(ToString::to_string).collect())
+}
+
+/// The client's address given explicit trusted proxies: `peer`, unless it is
+/// trusted; then `X-Forwarded-For` (a header value or a list of them, in order) is
+/// read right to left. `null` when a malformed entry is met.
+#[napi(
+    ts_args_type = "peer: string, xForwardedFor: string | string[] | null | undefined, trustedProxies: string[]"
+)]
+pub fn client_address(
+    env: Env,
+    peer: String,
+    x_forwarded_for: Option<Either<String, Vec<String>>>,
+    trusted_proxies: Vec<String>,
+) -> Result<Option<String>> {
+    use errors::OrThrow;
+    let trusted = trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| keyscope_core::Network::parse(p, &format!("trustedProxies[{i}]")))
+        .collect::<keyscope_core::Result<Vec<_>>>()
+        .or_throw(&env)?;
+    let headers: Vec<String> = match x_forwarded_for {
+        None => Vec::new(),
+        Some(Either::A(s)) => vec![s],
+        Some(Either::B(v)) => v,
+    };
+    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    Ok(keyscope_core::http::client_address(&trusted, &peer, &refs).map(|ip| ip.to_string()))
 }
 
 /// Options of `parseNetworks`.

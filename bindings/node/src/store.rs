@@ -370,39 +370,18 @@ impl KeyStore {
     /// Authorizes a request bearing `token` (a string or a Buffer) for `permission`
     /// (`"read"` or `"write"`) on `resource` (`scope` or `scope.resource`).
     #[napi(
-        ts_args_type = "token: string | Buffer, resource: string, permission?: 'read' | 'write', options?: { clientIp?: string, now?: Date }"
+        ts_args_type = "token: string | Buffer, resource: string, permission?: 'read' | 'write', options?: { clientIp?: string, now?: Date }",
+        ts_return_type = "Principal"
     )]
     pub fn authorize(
         &self,
         env: Env,
-        token: Either<String, &[u8]>,
-        resource: String,
-        permission: Option<String>,
-        options: Option<AuthorizeOptions>,
-    ) -> Result<Principal> {
-        let run = || -> CoreResult<Principal> {
-            let token = match &token {
-                Either::A(s) => s.as_str(),
-                Either::B(b) => std::str::from_utf8(b).map_err(|_| {
-                    Error::new(core::ErrorKind::InvalidToken, "the token is not UTF-8")
-                })?,
-            };
-            let (client_ip, now) = match &options {
-                Some(o) => (o.client_ip.as_deref(), o.now.map(|d| d.0)),
-                None => (None, None),
-            };
-            Ok(self
-                .inner
-                .authorize(
-                    token,
-                    &resource,
-                    parse_permission(permission.as_deref())?,
-                    client_ip,
-                    now,
-                )?
-                .into())
-        };
-        run().or_throw(&env)
+        token: Unknown<'_>,
+        resource: Unknown<'_>,
+        permission: Option<Unknown<'_>>,
+        options: Option<Unknown<'_>>,
+    ) -> Result<Unknown<'static>> {
+        crate::fast::authorize(&env, &self.inner, token, resource, permission, options)
     }
 
     /// The OAuth 2.0 token endpoint (RFC 6749 §4.4). Resolves to

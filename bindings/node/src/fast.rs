@@ -1,0 +1,241 @@
+//! The hot path of `authorize`: arguments read into stack buffers and the result
+//! object built with property names interned once per thread, through raw N-API
+//! calls. Everything else in this binding goes through napi-rs conversions; this is
+//! the one call where their allocations and name lookups cost more than the checks.
+
+use std::cell::RefCell;
+use std::ptr;
+
+use keyscope_core::{Error, ErrorKind, Permission, Principal, Result as CoreResult};
+use napi::bindgen_prelude::*;
+use napi::{JsValue, sys};
+
+use crate::convert::date;
+
+/// The option names read (interned), and a factory whose object literal gives every
+/// Principal the same hidden class (V8 builds it without map transitions).
+const SETUP_JS: &str = "['clientIp', 'now', (keyId, keyName, org, scope, tokenId, expiresAt) => \
+     ({ keyId, keyName, org, scope, tokenId, expiresAt })]";
+
+thread_local! {
+    /// Interned names (string literals of a script are internalized by V8), per env,
+    /// held through a reference to the array that contains them (before N-API 10,
+    /// references can only point at objects).
+    static INTERNED: RefCell<Option<(usize, sys::napi_ref)>> = const { RefCell::new(None) };
+}
+
+fn ok(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(
+            napi::Status::from(status),
+            "N-API call failed",
+        ))
+    }
+}
+
+/// The interned option names and the Principal factory for `env`.
+fn names(env: sys::napi_env) -> Result<[sys::napi_value; 3]> {
+    INTERNED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(e, _)| *e != env as usize) {
+            let mut script = ptr::null_mut();
+            ok(unsafe {
+                sys::napi_create_string_utf8(
+                    env,
+                    SETUP_JS.as_ptr().cast(),
+                    SETUP_JS.len() as isize,
+                    &mut script,
+                )
+            })?;
+            let mut array = ptr::null_mut();
+            ok(unsafe { sys::napi_run_script(env, script, &mut array) })?;
+            let mut r = ptr::null_mut();
+            ok(unsafe { sys::napi_create_reference(env, array, 1, &mut r) })?;
+            *cell = Some((env as usize, r));
+        }
+        let (_, r) = cell.as_ref().expect("set above");
+        let mut array = ptr::null_mut();
+        ok(unsafe { sys::napi_get_reference_value(env, *r, &mut array) })?;
+        let mut out = [ptr::null_mut(); 3];
+        for (i, slot) in out.iter_mut().enumerate() {
+            ok(unsafe { sys::napi_get_element(env, array, i as u32, slot) })?;
+        }
+        Ok(out)
+    })
+}
+
+fn type_of(env: sys::napi_env, v: sys::napi_value) -> i32 {
+    let mut t = 0;
+    unsafe { sys::napi_typeof(env, v, &mut t) };
+    t
+}
+
+/// Reads a JavaScript string into `buf` (UTF-8); `None` when it is not a string or
+/// does not fit.
+fn read_str(env: sys::napi_env, v: sys::napi_value, buf: &mut [u8]) -> Option<&str> {
+    if type_of(env, v) != sys::ValueType::napi_string {
+        return None;
+    }
+    let mut written = 0usize;
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written)
+    };
+    if status != sys::Status::napi_ok || written + 1 >= buf.len() {
+        return None;
+    }
+    std::str::from_utf8(&buf[..written]).ok()
+}
+
+fn arg_str<'b>(
+    env: sys::napi_env,
+    v: Option<&Unknown<'_>>,
+    buf: &'b mut [u8],
+    field: &str,
+) -> CoreResult<Option<&'b str>> {
+    let Some(v) = v else { return Ok(None) };
+    match type_of(env, v.raw()) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+        _ => {
+            let max = buf.len() - 2;
+            read_str(env, v.raw(), buf).map(Some).ok_or_else(|| {
+                Error::invalid(field, format!("must be a string of at most {max} bytes"))
+            })
+        }
+    }
+}
+
+/// Runs `authorize` on raw arguments and builds the Principal object.
+pub fn authorize(
+    env: &Env,
+    store: &keyscope_core::KeyStore,
+    token: Unknown<'_>,
+    resource: Unknown<'_>,
+    permission: Option<Unknown<'_>>,
+    options: Option<Unknown<'_>>,
+) -> Result<Unknown<'static>> {
+    let raw = env.raw();
+    let names = names(raw)?;
+    let mut token_buf = [0u8; keyscope_core::token::MAX_TOKEN_BYTES + 2];
+    let mut resource_buf = [0u8; 160];
+    let mut perm_buf = [0u8; 16];
+    let mut ip_buf = [0u8; 64];
+    let run = |token_buf: &mut [u8],
+               resource_buf: &mut [u8],
+               perm_buf: &mut [u8],
+               ip_buf: &mut [u8]|
+     -> CoreResult<Principal> {
+        let heap;
+        let token = match type_of(raw, token.raw()) {
+            sys::ValueType::napi_string => match read_str(raw, token.raw(), token_buf) {
+                Some(t) => t,
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidToken,
+                        format!(
+                            "the token is longer than {} bytes",
+                            keyscope_core::token::MAX_TOKEN_BYTES
+                        ),
+                    ));
+                }
+            },
+            _ => {
+                let mut is_buffer = false;
+                unsafe { sys::napi_is_buffer(raw, token.raw(), &mut is_buffer) };
+                if !is_buffer {
+                    return Err(Error::invalid("token", "must be a string or a Buffer"));
+                }
+                let (mut data, mut len) = (ptr::null_mut(), 0usize);
+                unsafe { sys::napi_get_buffer_info(raw, token.raw(), &mut data, &mut len) };
+                heap = if len == 0 {
+                    &[][..]
+                } else {
+                    unsafe { std::slice::from_raw_parts(data as *const u8, len) }
+                };
+                std::str::from_utf8(heap)
+                    .map_err(|_| Error::new(ErrorKind::InvalidToken, "the token is not UTF-8"))?
+            }
+        };
+        let resource = arg_str(raw, Some(&resource), resource_buf, "resource")?
+            .ok_or_else(|| Error::invalid("resource", "is required"))?;
+        let permission = match arg_str(raw, permission.as_ref(), perm_buf, "permission")? {
+            None => Permission::Read,
+            Some(p) => p.parse::<Permission>()?,
+        };
+        let (mut client_ip, mut now) = (None, None);
+        if let Some(o) = options
+            .as_ref()
+            .filter(|o| type_of(raw, o.raw()) == sys::ValueType::napi_object)
+        {
+            let mut v = ptr::null_mut();
+            unsafe { sys::napi_get_property(raw, o.raw(), names[0], &mut v) };
+            client_ip = arg_str(
+                raw,
+                Some(&unsafe { Unknown::from_raw_unchecked(raw, v) }),
+                ip_buf,
+                "clientIp",
+            )?;
+            let mut n = ptr::null_mut();
+            unsafe { sys::napi_get_property(raw, o.raw(), names[1], &mut n) };
+            let n = unsafe { Unknown::from_raw_unchecked(raw, n) };
+            if !matches!(
+                type_of(raw, n.raw()),
+                sys::ValueType::napi_undefined | sys::ValueType::napi_null
+            ) {
+                now = Some(date(&n, "now")?);
+            }
+        }
+        store.authorize(token, resource, permission, client_ip, now)
+    };
+    let p = run(
+        &mut token_buf,
+        &mut resource_buf,
+        &mut perm_buf,
+        &mut ip_buf,
+    )
+    .map_err(|e| crate::errors::to_js(env, &e))?;
+    principal(raw, &names, &p)
+}
+
+fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    ok(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) })?;
+    Ok(v)
+}
+
+fn principal(
+    env: sys::napi_env,
+    names: &[sys::napi_value; 3],
+    p: &Principal,
+) -> Result<Unknown<'static>> {
+    let mut scope = ptr::null_mut();
+    ok(unsafe { sys::napi_create_array_with_length(env, p.scope.len(), &mut scope) })?;
+    for (i, g) in p.scope.iter().enumerate() {
+        ok(unsafe { sys::napi_set_element(env, scope, i as u32, js_str(env, g)?) })?;
+    }
+    let mut expires = ptr::null_mut();
+    ok(unsafe { sys::napi_create_date(env, p.expires_at.as_millis() as f64, &mut expires) })?;
+    let values = [
+        js_str(env, &p.key_id)?,
+        js_str(env, &p.key_name)?,
+        js_str(env, &p.org)?,
+        scope,
+        js_str(env, &p.token_id)?,
+        expires,
+    ];
+    let mut undefined = ptr::null_mut();
+    ok(unsafe { sys::napi_get_undefined(env, &mut undefined) })?;
+    let mut obj = ptr::null_mut();
+    ok(unsafe {
+        sys::napi_call_function(
+            env,
+            undefined,
+            names[2],
+            values.len(),
+            values.as_ptr(),
+            &mut obj,
+        )
+    })?;
+    Ok(unsafe { Unknown::from_raw_unchecked(env, obj) })
+}
