@@ -11,8 +11,8 @@ CARGO  ?= cargo
 # lets all three share one build of the dependencies.
 export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: all demo test test-rust test-python test-node lint python python-release node node-release \
-	bench bench-rust bench-python bench-node clean
+.PHONY: all demo test test-rust test-python test-node test-c header valgrind example-c lint python \
+	python-release node node-release bench bench-rust bench-python bench-node bench-c clean
 
 all: test
 
@@ -50,7 +50,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test -p keyscope-core
+	$(CARGO) test -p keyscope-core -p keyscope-c
 
 test-python: python
 	cd python && ../$(PY) -m pytest -q tests
@@ -63,8 +63,42 @@ test-node: node python
 	cd node && KEYSCOPE_PYTHON=$(abspath $(PY)) npm test --silent
 	cd node && npm run --silent typecheck
 
+## The C library: header drift check, then the C suite under ASan/UBSan and valgrind.
+LIBDIR   := target/$(CARGO_BUILD_TARGET)/debug
+RELDIR   := target/$(CARGO_BUILD_TARGET)/release
+CBUILD   := target/c
+CWARN    := -std=c11 -Wall -Wextra -Werror -Iinclude -g
+SYSLIBS  := -lpthread -ldl -lm -lrt -lgcc_s -lutil -lc
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
+VALGRIND := valgrind --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1 -q
+
+header:
+	KEYSCOPE_GENERATE_HEADER=1 $(CARGO) build -q -p keyscope-c
+
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q valgrind; }
+
+test-c: header valgrind
+	@git diff --quiet -- include/keyscope.h || { \
+		echo "include/keyscope.h differs from the generated one: commit it"; \
+		git diff --stat -- include/keyscope.h; exit 1; }
+	mkdir -p $(CBUILD)
+	$(CC) $(CWARN) $(SANITIZE) tests/c/test_keyscope.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/test_keyscope_asan
+	$(CC) $(CWARN) $(SANITIZE) tests/c/surface.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/surface_asan
+	$(CBUILD)/test_keyscope_asan $(CBUILD)
+	$(CBUILD)/surface_asan $(CBUILD)/surface-asan.db
+	$(CC) $(CWARN) tests/c/test_keyscope.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_keyscope
+	$(CC) $(CWARN) tests/c/surface.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/surface
+	$(VALGRIND) $(CBUILD)/test_keyscope $(CBUILD)
+	$(VALGRIND) $(CBUILD)/surface $(CBUILD)/surface-valgrind.db
+
+## examples/c/authorize.c, linked statically: target/authorize
+example-c:
+	$(CARGO) build -q --release -p keyscope-c
+	$(CC) -O2 $(CWARN) examples/c/authorize.c $(RELDIR)/libkeyscope.a $(SYSLIBS) -o target/authorize
+
 ## Every suite, with the lints.
-test: lint test-rust test-python test-node
+test: lint test-rust test-python test-node test-c
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches
@@ -77,7 +111,13 @@ bench-node: node-release
 	cd node && npm install --no-save --no-audit --no-fund jsonwebtoken@9 jose@6 >/dev/null
 	cd node && node bench/authorize.js
 
-bench: bench-rust bench-python bench-node
+bench-c:
+	$(CARGO) build -q --release -p keyscope-c
+	mkdir -p $(CBUILD)
+	$(CC) -O2 $(CWARN) tests/c/bench_authorize.c $(RELDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/bench_authorize
+	$(CBUILD)/bench_authorize
+
+bench: bench-rust bench-python bench-node bench-c
 
 clean:
 	$(CARGO) clean

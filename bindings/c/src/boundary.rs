@@ -1,0 +1,131 @@
+//! The boundary every exported function runs inside: panics become
+//! `KEYSCOPE_INTERNAL`, errors set the thread's last error, and arguments are read
+//! through helpers that refuse NULL and non-UTF-8 text.
+
+use std::ffi::{CStr, c_char};
+
+use keyscope_core::{Error, Result, Timestamp};
+
+/// Runs `$body` (a block returning `keyscope_core::Result<()>`) and returns its
+/// status, catching panics.
+macro_rules! ffi_status {
+    ($body:block) => {{
+        let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> ::keyscope_core::Result<()> { $body },
+        ));
+        $crate::error::status_of_result(result)
+    }};
+}
+
+/// Runs `$body` (returning a value) and returns it, or `$default` if it panics.
+macro_rules! ffi_value {
+    ($default:expr, $body:block) => {{ ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)).unwrap_or($default) }};
+}
+
+/// Runs a `_free` body, swallowing panics.
+macro_rules! ffi_free {
+    ($body:block) => {{
+        let _ = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body));
+    }};
+}
+
+/// Required text: NULL or non-UTF-8 is `invalid_input` naming `field`.
+pub unsafe fn arg_str<'a>(p: *const c_char, field: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid(field, "must not be NULL"));
+    }
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Error::invalid(field, "is not valid UTF-8"))
+}
+
+/// Optional text: NULL is `None`.
+pub unsafe fn opt_str<'a>(p: *const c_char, field: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        unsafe { arg_str(p, field) }.map(Some)
+    }
+}
+
+/// A required handle.
+pub unsafe fn arg_ref<'a, T>(p: *const T, field: &str) -> Result<&'a T> {
+    unsafe { p.as_ref() }.ok_or_else(|| Error::invalid(field, "must not be NULL"))
+}
+
+/// An optional `now` (Unix seconds).
+pub unsafe fn opt_now(p: *const i64) -> Result<Option<Timestamp>> {
+    match unsafe { p.as_ref() } {
+        None => Ok(None),
+        Some(s) => Timestamp::from_unix_seconds(*s, "now").map(Some),
+    }
+}
+
+/// Checks an output pointer before any work, so that nothing is done for nothing.
+pub fn check_out<T>(out: *mut *mut T) -> Result<()> {
+    if out.is_null() {
+        Err(Error::invalid("out", "must not be NULL"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes a new boxed object through `out` (checked non-NULL before).
+pub unsafe fn write_out<T>(out: *mut *mut T, value: T) {
+    unsafe { *out = Box::into_raw(Box::new(value)) };
+}
+
+/// Frees a boxed object; NULL is a no-op.
+pub unsafe fn free_box<T>(p: *mut T) {
+    if !p.is_null() {
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+/// A C string from text that cannot hold NUL (validated names, ids, grants…); a NUL
+/// would be a bug, reported as an empty string rather than a crash.
+pub fn c_string(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap_or_default()
+}
+
+/// A borrowed pointer to an optional C string (NULL when absent).
+pub fn opt_ptr(s: &Option<std::ffi::CString>) -> *const c_char {
+    s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::{keyscope_last_error, keyscope_status};
+
+    #[test]
+    fn a_panic_becomes_internal_with_a_message() {
+        let status = ffi_status!({
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            Ok(())
+        });
+        assert_eq!(status, keyscope_status::KEYSCOPE_INTERNAL);
+        let msg = unsafe { std::ffi::CStr::from_ptr(keyscope_last_error()) };
+        assert!(msg.to_str().unwrap().contains("panicked"));
+        let v: i32 = ffi_value!(-1, {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            1
+        });
+        assert_eq!(v, -1);
+    }
+
+    #[test]
+    fn null_and_non_utf8_text_are_invalid_input() {
+        let e = unsafe { super::arg_str(std::ptr::null(), "name") }.unwrap_err();
+        assert_eq!(e.field(), Some("name"));
+        let bad = c"bad\xff";
+        assert!(unsafe { super::arg_str(bad.as_ptr(), "name") }.is_err());
+        assert_eq!(
+            unsafe { super::opt_str(std::ptr::null(), "x") }.unwrap(),
+            None
+        );
+    }
+}

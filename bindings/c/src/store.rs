@@ -1,0 +1,398 @@
+//! `keyscope_store`: the store handle (or an org view of it) and every call on it.
+
+use std::ffi::c_char;
+
+use keyscope_core::key::DEFAULT_WITHIN_MS;
+use keyscope_core::{Error, KeyStore, ListQuery, Permission, Secret, StatusFilter};
+
+use crate::audit::{keyscope_audit_list, keyscope_summary};
+use crate::boundary::{
+    arg_ref, arg_str, c_string, check_out, free_box, opt_now, opt_str, write_out,
+};
+use crate::error::keyscope_status;
+use crate::http::keyscope_http_response;
+use crate::key::{keyscope_created_key, keyscope_key, keyscope_key_list};
+use crate::options::{keyscope_options, options_of};
+use crate::params::keyscope_key_params;
+use crate::token::{keyscope_permission, keyscope_principal, keyscope_token};
+
+/// A handle on a keyscope store, or a view of it limited to one organization. Safe
+/// to share between threads.
+pub struct keyscope_store {
+    inner: KeyStore,
+}
+
+/// Which keys `keyscope_store_list_keys` returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum keyscope_key_filter {
+    /// Every key.
+    KEYSCOPE_FILTER_ALL = 0,
+    /// Enabled and not expired.
+    KEYSCOPE_FILTER_ACTIVE = 1,
+    /// Enabled and expired.
+    KEYSCOPE_FILTER_EXPIRED = 2,
+    /// Active and expiring within `within_seconds`.
+    KEYSCOPE_FILTER_EXPIRING = 3,
+    /// Disabled.
+    KEYSCOPE_FILTER_DISABLED = 4,
+}
+
+fn store<'a>(s: *const keyscope_store) -> keyscope_core::Result<&'a KeyStore> {
+    Ok(&unsafe { arg_ref(s, "store") }?.inner)
+}
+
+fn within_ms(seconds: i64) -> keyscope_core::Result<i64> {
+    if seconds < 0 {
+        return Ok(DEFAULT_WITHIN_MS);
+    }
+    seconds
+        .checked_mul(1000)
+        .ok_or_else(|| Error::invalid("within", "is out of range"))
+}
+
+/// Opens (creating if missing) the SQLite store at `path` (`":memory:"` for a
+/// private in-memory store). `options` is optional (NULL: defaults) and may be freed
+/// right after. On success writes a store to `*out`; close it with
+/// `keyscope_store_close`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_open(
+    path: *const c_char,
+    options: *const keyscope_options,
+    out: *mut *mut keyscope_store,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let inner = KeyStore::open(path, options_of(options)?)?;
+        unsafe { write_out(out, keyscope_store { inner }) };
+        Ok(())
+    })
+}
+
+/// Frees a store handle or view. Other handles and views of the same store stay
+/// open. Calling with NULL is fine. Must not be called twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_close(store: *mut keyscope_store) {
+    ffi_free!({ unsafe { free_box(store) } })
+}
+
+/// A view of `store` limited to organization `org`, usable wherever a store is; free
+/// it with `keyscope_store_close`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_org(
+    s: *const keyscope_store,
+    org: *const c_char,
+    out: *mut *mut keyscope_store,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let view = store(s)?.org(unsafe { arg_str(org, "org") }?)?;
+        unsafe { write_out(out, keyscope_store { inner: view }) };
+        Ok(())
+    })
+}
+
+/// Creates a key from `params` (name and at least one grant required). `now` is
+/// optional (NULL: the clock). On success writes the key with its secret to `*out`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_create_key(
+    s: *const keyscope_store,
+    params: *const keyscope_key_params,
+    now: *const i64,
+    out: *mut *mut keyscope_created_key,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let new = unsafe { arg_ref(params, "params") }?.to_new_key(unsafe { opt_now(now) }?)?;
+        let (key, secret) = store(s)?.create_key(new)?;
+        unsafe {
+            write_out(
+                out,
+                keyscope_created_key {
+                    key: key.into(),
+                    secret: c_string(secret.expose()),
+                },
+            )
+        };
+        Ok(())
+    })
+}
+
+/// The key `id`. `now` is optional.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_get_key(
+    s: *const keyscope_store,
+    id: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_key,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let key = store(s)?.get_key(unsafe { arg_str(id, "id") }?, unsafe { opt_now(now) }?)?;
+        unsafe { write_out(out, keyscope_key::from(key)) };
+        Ok(())
+    })
+}
+
+/// One page of keys in creation order. `search` and `cursor` are optional; `limit`
+/// is 1–1000; `within_seconds` is the "expiring" horizon (negative: 30 days); `now`
+/// is optional.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_list_keys(
+    s: *const keyscope_store,
+    filter: keyscope_key_filter,
+    search: *const c_char,
+    limit: u32,
+    cursor: *const c_char,
+    within_seconds: i64,
+    now: *const i64,
+    out: *mut *mut keyscope_key_list,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let q = ListQuery {
+            status: match filter {
+                keyscope_key_filter::KEYSCOPE_FILTER_ALL => StatusFilter::All,
+                keyscope_key_filter::KEYSCOPE_FILTER_ACTIVE => StatusFilter::Active,
+                keyscope_key_filter::KEYSCOPE_FILTER_EXPIRED => StatusFilter::Expired,
+                keyscope_key_filter::KEYSCOPE_FILTER_EXPIRING => StatusFilter::Expiring,
+                keyscope_key_filter::KEYSCOPE_FILTER_DISABLED => StatusFilter::Disabled,
+            },
+            search: unsafe { opt_str(search, "search") }?.map(str::to_owned),
+            limit: limit as i64,
+            cursor: unsafe { opt_str(cursor, "cursor") }?.map(str::to_owned),
+            within_ms: within_ms(within_seconds)?,
+            now: unsafe { opt_now(now) }?,
+        };
+        let page = store(s)?.list_keys(&q)?;
+        let list = keyscope_key_list {
+            items: page.items.into_iter().map(keyscope_key::from).collect(),
+            next_cursor: page.next_cursor.as_deref().map(c_string),
+        };
+        unsafe { write_out(out, list) };
+        Ok(())
+    })
+}
+
+/// Changes the fields set (or cleared) in `params`. `now` is optional; `out` is
+/// optional (NULL: the updated key is not returned).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_update_key(
+    s: *const keyscope_store,
+    id: *const c_char,
+    params: *const keyscope_key_params,
+    now: *const i64,
+    out: *mut *mut keyscope_key,
+) -> keyscope_status {
+    ffi_status!({
+        let update = unsafe { arg_ref(params, "params") }?.to_update(unsafe { opt_now(now) }?);
+        let key = store(s)?.update_key(unsafe { arg_str(id, "id") }?, update)?;
+        if !out.is_null() {
+            unsafe { write_out(out, keyscope_key::from(key)) };
+        }
+        Ok(())
+    })
+}
+
+/// Issues a new secret for the same key id. With `grace_seconds` (0 to 604800) the
+/// old secret keeps working until then. `actor` and `now` are optional.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_refresh_key(
+    s: *const keyscope_store,
+    id: *const c_char,
+    grace_seconds: i64,
+    actor: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_created_key,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let grace = grace_seconds
+            .checked_mul(1000)
+            .ok_or_else(|| Error::invalid("grace", "is out of range"))?;
+        let actor = unsafe { opt_str(actor, "actor") }?.map(str::to_owned);
+        let (key, secret) =
+            store(s)?.refresh_key(unsafe { arg_str(id, "id") }?, grace, actor, unsafe {
+                opt_now(now)
+            }?)?;
+        unsafe {
+            write_out(
+                out,
+                keyscope_created_key {
+                    key: key.into(),
+                    secret: c_string(secret.expose()),
+                },
+            )
+        };
+        Ok(())
+    })
+}
+
+/// Deletes a key; it and every token issued for it stop working. `actor` and `now`
+/// are optional.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_delete_key(
+    s: *const keyscope_store,
+    id: *const c_char,
+    actor: *const c_char,
+    now: *const i64,
+) -> keyscope_status {
+    ffi_status!({
+        let actor = unsafe { opt_str(actor, "actor") }?.map(str::to_owned);
+        store(s)?.delete_key(unsafe { arg_str(id, "id") }?, actor, unsafe {
+            opt_now(now)
+        }?)
+    })
+}
+
+/// The counts of this organization's keys; `within_seconds` is the "expiring soon"
+/// horizon (negative: 30 days). `now` is optional. Writes the plain struct to `*out`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_summary(
+    s: *const keyscope_store,
+    within_seconds: i64,
+    now: *const i64,
+    out: *mut keyscope_summary,
+) -> keyscope_status {
+    ffi_status!({
+        if out.is_null() {
+            return Err(Error::invalid("out", "must not be NULL"));
+        }
+        let sm = store(s)?.summary(within_ms(within_seconds)?, unsafe { opt_now(now) }?)?;
+        unsafe { *out = sm.into() };
+        Ok(())
+    })
+}
+
+/// Audit records, newest first; of one key if `key_id` is given (optional).
+/// `cursor` is optional; `limit` is 1–1000.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_audit_log(
+    s: *const keyscope_store,
+    key_id: *const c_char,
+    limit: u32,
+    cursor: *const c_char,
+    out: *mut *mut keyscope_audit_list,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let page = store(s)?.audit_log(
+            unsafe { opt_str(key_id, "key_id") }?,
+            limit as i64,
+            unsafe { opt_str(cursor, "cursor") }?,
+        )?;
+        let list = keyscope_audit_list {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor.as_deref().map(c_string),
+        };
+        unsafe { write_out(out, list) };
+        Ok(())
+    })
+}
+
+/// Exchanges a key id and secret for an access token. `client_ip`, `scope`
+/// (space-separated grants) and `now` are optional.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_issue_token(
+    s: *const keyscope_store,
+    key_id: *const c_char,
+    secret: *const c_char,
+    client_ip: *const c_char,
+    scope: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_token,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let secret = Secret::new(unsafe { arg_str(secret, "secret") }?);
+        let token = store(s)?.issue_token(
+            unsafe { arg_str(key_id, "key_id") }?,
+            &secret,
+            unsafe { opt_str(client_ip, "client_ip") }?,
+            unsafe { opt_str(scope, "scope") }?,
+            unsafe { opt_now(now) }?,
+        )?;
+        unsafe { write_out(out, keyscope_token::from(token)) };
+        Ok(())
+    })
+}
+
+/// Authorizes a request bearing `token` for `permission` on `resource` (`scope` or
+/// `scope.resource`). `client_ip` and `now` are optional. Every check of the
+/// specification runs; on success writes the principal to `*out`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_authorize(
+    s: *const keyscope_store,
+    token: *const c_char,
+    resource: *const c_char,
+    permission: keyscope_permission,
+    client_ip: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_principal,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let permission = match permission {
+            keyscope_permission::KEYSCOPE_READ => Permission::Read,
+            keyscope_permission::KEYSCOPE_WRITE => Permission::Write,
+        };
+        let p = store(s)?.authorize(
+            unsafe { arg_str(token, "token") }?,
+            unsafe { arg_str(resource, "resource") }?,
+            permission,
+            unsafe { opt_str(client_ip, "client_ip") }?,
+            unsafe { opt_now(now) }?,
+        )?;
+        unsafe { write_out(out, keyscope_principal::from(p)) };
+        Ok(())
+    })
+}
+
+/// The OAuth 2.0 token endpoint (RFC 6749 §4.4): `authorization`, `content_type`
+/// and `client_ip` are optional; `body` may be NULL when `body_len` is 0. Writes the
+/// HTTP answer to `*out` (a bad request is an answer, not an error).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_token_endpoint(
+    s: *const keyscope_store,
+    authorization: *const c_char,
+    content_type: *const c_char,
+    body: *const u8,
+    body_len: usize,
+    client_ip: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_http_response,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let body: &[u8] = if body_len == 0 {
+            &[]
+        } else if body.is_null() {
+            return Err(Error::invalid("body", "must not be NULL when body_len > 0"));
+        } else {
+            unsafe { std::slice::from_raw_parts(body, body_len) }
+        };
+        let r = store(s)?.token_endpoint(
+            unsafe { opt_str(authorization, "authorization") }?,
+            unsafe { opt_str(content_type, "content_type") }?,
+            body,
+            unsafe { opt_str(client_ip, "client_ip") }?,
+            unsafe { opt_now(now) }?,
+        );
+        unsafe { write_out(out, keyscope_http_response::from(r)) };
+        Ok(())
+    })
+}

@@ -1,0 +1,183 @@
+//! Access tokens (`keyscope_token`) and principals (`keyscope_principal`).
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+
+use keyscope_core::{AccessToken, Principal};
+use zeroize::Zeroize;
+
+use crate::boundary::{c_string, free_box};
+
+/// The permission a request needs. `KEYSCOPE_WRITE` covers `KEYSCOPE_READ`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum keyscope_permission {
+    /// Read-Only.
+    KEYSCOPE_READ = 0,
+    /// Read/Write.
+    KEYSCOPE_WRITE = 1,
+}
+
+/// An access token. The token text is wiped when freed.
+pub struct keyscope_token {
+    access_token: CString,
+    scope: CString,
+    expires_in: i64,
+    expires_at: i64,
+}
+
+impl From<AccessToken> for keyscope_token {
+    fn from(t: AccessToken) -> Self {
+        keyscope_token {
+            access_token: c_string(&t.access_token),
+            scope: c_string(&t.scope),
+            expires_in: t.expires_in,
+            expires_at: t.expires_at.unix_seconds(),
+        }
+    }
+}
+
+impl Drop for keyscope_token {
+    fn drop(&mut self) {
+        let mut bytes = std::mem::take(&mut self.access_token).into_bytes();
+        bytes.zeroize();
+    }
+}
+
+/// The compact JWS to send as `Authorization: Bearer <token>`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_access_token(
+    token: *const keyscope_token,
+) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { token.as_ref() }.map_or(ptr::null(), |t| t.access_token.as_ptr())
+    })
+}
+
+/// Always `"Bearer"`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_type(token: *const keyscope_token) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        if token.is_null() {
+            ptr::null()
+        } else {
+            c"Bearer".as_ptr()
+        }
+    })
+}
+
+/// Seconds until expiry.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_expires_in(token: *const keyscope_token) -> i64 {
+    ffi_value!(0, { unsafe { token.as_ref() }.map_or(0, |t| t.expires_in) })
+}
+
+/// When the token expires (Unix seconds).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_expires_at(token: *const keyscope_token) -> i64 {
+    ffi_value!(0, { unsafe { token.as_ref() }.map_or(0, |t| t.expires_at) })
+}
+
+/// The granted scope, space-separated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_scope(token: *const keyscope_token) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { token.as_ref() }.map_or(ptr::null(), |t| t.scope.as_ptr())
+    })
+}
+
+/// Frees a token and wipes it. Calling with NULL is fine. Must not be called twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_token_free(token: *mut keyscope_token) {
+    ffi_free!({ unsafe { free_box(token) } })
+}
+
+/// Who made an authorized request.
+pub struct keyscope_principal {
+    key_id: CString,
+    key_name: CString,
+    org: CString,
+    scope: Vec<CString>,
+    token_id: CString,
+    expires_at: i64,
+}
+
+impl From<Principal> for keyscope_principal {
+    fn from(p: Principal) -> Self {
+        keyscope_principal {
+            key_id: c_string(&p.key_id),
+            key_name: c_string(&p.key_name),
+            org: c_string(&p.org),
+            scope: p.scope.iter().map(|s| c_string(s)).collect(),
+            token_id: c_string(&p.token_id),
+            expires_at: p.expires_at.unix_seconds(),
+        }
+    }
+}
+
+/// The key id (the token's subject).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_key_id(p: *const keyscope_principal) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.key_id.as_ptr())
+    })
+}
+
+/// The key's current name.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_key_name(
+    p: *const keyscope_principal,
+) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.key_name.as_ptr())
+    })
+}
+
+/// The key's organization.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_org(p: *const keyscope_principal) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.org.as_ptr())
+    })
+}
+
+/// The number of grants in the token's scope.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_scope_count(p: *const keyscope_principal) -> usize {
+    ffi_value!(0, { unsafe { p.as_ref() }.map_or(0, |p| p.scope.len()) })
+}
+
+/// Grant `index` of the token's scope, or NULL when out of range.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_scope(
+    p: *const keyscope_principal,
+    index: usize,
+) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { p.as_ref() }
+            .and_then(|p| p.scope.get(index))
+            .map_or(ptr::null(), |c| c.as_ptr())
+    })
+}
+
+/// The token id (`jti`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_token_id(
+    p: *const keyscope_principal,
+) -> *const c_char {
+    ffi_value!(ptr::null(), {
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.token_id.as_ptr())
+    })
+}
+
+/// When the token expires (Unix seconds).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_expires_at(p: *const keyscope_principal) -> i64 {
+    ffi_value!(0, { unsafe { p.as_ref() }.map_or(0, |p| p.expires_at) })
+}
+
+/// Frees a principal. Calling with NULL is fine. Must not be called twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_principal_free(p: *mut keyscope_principal) {
+    ffi_free!({ unsafe { free_box(p) } })
+}
