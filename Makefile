@@ -41,9 +41,9 @@ node: node/node_modules/.ready
 node-release: node/node_modules/.ready
 	cd node && npm run --silent build
 
-## The main job end to end on the embedded SQLite default.
-demo: python
-	$(PY) examples/demo.py
+## The main job end to end on the embedded SQLite default, across Python, Node and C.
+demo: python node example-c
+	$(PY) examples/demo.py --c target/authorize
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,328 @@
+"""The keyscope admin command line: ``keyscope`` (or ``python -m keyscope``).
+
+Manages the keys of a store the way the Cisco Secure Access key list does: create
+(the secret is printed once), list with the expired / expiring counts on top, show,
+update, refresh, delete, summary, audit log, and a token exchange for testing.
+``--json`` prints machine-readable output; errors exit with a code per error kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Sequence
+
+import keyscope
+from keyscope.errors import BY_CODE, KeyscopeError
+
+#: Exit status per error code (0 is success, 2 a usage error).
+EXIT_CODES: Dict[str, int] = {code: 10 + i for i, code in enumerate(BY_CODE)}
+
+_RELATIVE = re.compile(r"^\+(\d+)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 date or date-time (UTC when no offset is given), or ``+30d``."""
+    m = _RELATIVE.match(text.strip())
+    if m:
+        return datetime.now(timezone.utc) + timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2027-01-31, 2027-01-31T12:00:00Z or +30d)")
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _iso(dt: Optional[datetime]) -> Optional[str]:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def key_dict(k: keyscope.ApiKey) -> Dict[str, Any]:
+    """A key as JSON-ready data."""
+    return {
+        "id": k.id, "org": k.org, "name": k.name, "description": k.description,
+        "status": k.status, "enabled": k.enabled, "version": k.version,
+        "expires_at": _iso(k.expires_at), "grants": k.grants, "networks": k.networks,
+        "created_at": _iso(k.created_at), "updated_at": _iso(k.updated_at),
+        "last_refreshed_at": _iso(k.last_refreshed_at), "last_used_at": _iso(k.last_used_at),
+    }
+
+
+def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _expiry(k: keyscope.ApiKey, soon: datetime) -> str:
+    if k.expires_at is None:
+        return "never"
+    mark = ""
+    if k.status == "expired":
+        mark = " ▲"
+    elif k.status == "active" and k.expires_at <= soon:
+        mark = " △"
+    return k.expires_at.strftime("%Y-%m-%d %H:%M") + mark
+
+
+def _print_key(k: keyscope.ApiKey) -> None:
+    for label, value in [
+        ("id", k.id), ("name", k.name), ("org", k.org), ("description", k.description or ""),
+        ("status", k.status), ("expires", _iso(k.expires_at) or "never"),
+        ("grants", ", ".join(k.grants)), ("networks", ", ".join(k.networks) or "any address"),
+        ("version", k.version), ("created", _iso(k.created_at)), ("updated", _iso(k.updated_at)),
+        ("last refreshed", _iso(k.last_refreshed_at) or "never"), ("last used", _iso(k.last_used_at) or "never"),
+    ]:
+        print(f"{label:>15}  {value}")
+
+
+def _networks(args: argparse.Namespace, store: keyscope.KeyStore) -> Optional[List[str]]:
+    if getattr(args, "clear_networks", False):
+        return []
+    nets: List[str] = list(args.network or [])
+    if getattr(args, "networks", None):
+        nets += store.parse_networks(args.networks)
+    return nets if (args.network or getattr(args, "networks", None)) else None
+
+
+def cmd_create(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    key, secret = store.create_key(
+        args.name, grants=args.grant, description=args.description, expires_at=args.expires,
+        networks=_networks(args, store), enabled=not args.disabled, actor=args.actor)
+    if args.json:
+        print(json.dumps({"key": key_dict(key), "secret": secret}))
+    else:
+        _print_key(key)
+        print(f"\n         secret  {secret}")
+        print("\nSave the secret now: keyscope keeps only a hash and will never show it again.",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_list(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    within = timedelta(days=args.within)
+    page = store.list_keys(status=args.status, search=args.search, limit=args.limit,
+                           cursor=args.cursor, within=within)
+    s = store.summary(within=within)
+    if args.json:
+        print(json.dumps({"summary": _summary_dict(s), "items": [key_dict(k) for k in page.items],
+                          "next_cursor": page.next_cursor}))
+        return 0
+    print(f"{s.total} keys  ▲ {s.expired} expired  △ {s.expiring_soon} expiring within {args.within} days"
+          f"  ({s.disabled} disabled, {s.never_expires} never expire)\n")
+    soon = datetime.now(timezone.utc) + within
+    rows = [(k.name, k.id, k.status, _expiry(k, soon), " ".join(k.grants), ", ".join(k.networks) or "any")
+            for k in page.items]
+    print(_table(rows, ["NAME", "ID", "STATUS", "EXPIRES", "GRANTS", "NETWORKS"]))
+    if page.next_cursor:
+        print(f"\nmore: --cursor {page.next_cursor}")
+    return 0
+
+
+def cmd_show(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    key = store.get_key(args.id)
+    if args.json:
+        print(json.dumps(key_dict(key)))
+    else:
+        _print_key(key)
+    return 0
+
+
+def cmd_update(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    changes: Dict[str, Any] = {}
+    if args.new_name is not None:
+        changes["name"] = args.new_name
+    if args.clear_description:
+        changes["description"] = None
+    elif args.description is not None:
+        changes["description"] = args.description
+    if args.never_expires:
+        changes["expires_at"] = None
+    elif args.expires is not None:
+        changes["expires_at"] = args.expires
+    if args.grant:
+        changes["grants"] = args.grant
+    nets = _networks(args, store)
+    if nets is not None:
+        changes["networks"] = nets
+    if args.enable or args.disable:
+        changes["enabled"] = bool(args.enable)
+    key = store.update_key(args.id, expected_version=args.expected_version, actor=args.actor, **changes)
+    if args.json:
+        print(json.dumps(key_dict(key)))
+    else:
+        _print_key(key)
+    return 0
+
+
+def cmd_refresh(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    key, secret = store.refresh_key(args.id, grace=args.grace, actor=args.actor)
+    if args.json:
+        print(json.dumps({"key": key_dict(key), "secret": secret}))
+    else:
+        print(f"new secret for {key.name} ({key.id}):\n{secret}")
+        grace = f"keeps working for {args.grace} s" if args.grace else "stopped working"
+        print(f"\nThe previous secret {grace}. Save the new one now: it is never shown again.",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_delete(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    store.delete_key(args.id, actor=args.actor)
+    print(json.dumps({"deleted": args.id}) if args.json else f"deleted {args.id}")
+    return 0
+
+
+def _summary_dict(s: keyscope.Summary) -> Dict[str, int]:
+    return {"total": s.total, "active": s.active, "expired": s.expired, "expiring_soon": s.expiring_soon,
+            "never_expires": s.never_expires, "disabled": s.disabled}
+
+
+def cmd_summary(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    s = store.summary(within=timedelta(days=args.within))
+    if args.json:
+        print(json.dumps(_summary_dict(s)))
+    else:
+        for name, value in _summary_dict(s).items():
+            print(f"{name:>14}  {value}")
+    return 0
+
+
+def cmd_audit(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    page = store.audit_log(key_id=args.id, limit=args.limit, cursor=args.cursor)
+    items = [{"at": _iso(r.at), "actor": r.actor, "action": r.action, "key_id": r.key_id,
+              "key_name": r.key_name, "changes": r.changes} for r in page.items]
+    if args.json:
+        print(json.dumps({"items": items, "next_cursor": page.next_cursor}))
+    else:
+        rows = [(i["at"], i["actor"] or "-", i["action"], i["key_name"], i["key_id"], ", ".join(i["changes"]))
+                for i in items]
+        print(_table(rows, ["AT", "ACTOR", "ACTION", "KEY", "ID", "CHANGES"]))
+    return 0
+
+
+def cmd_token(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
+    secret = os.environ.get("KEYSCOPE_SECRET") or sys.stdin.readline().strip()
+    tok = store.issue_token(args.id, secret, client_ip=args.client_ip, scope=args.scope)
+    if args.json:
+        print(json.dumps({"access_token": tok.access_token, "token_type": tok.token_type,
+                          "expires_in": tok.expires_in, "scope": tok.scope}))
+    else:
+        print(tok.access_token)
+        print(f"expires in {tok.expires_in} s; scope: {tok.scope}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``keyscope`` command."""
+    codes = ", ".join(f"{c} {n}" for c, n in EXIT_CODES.items())
+    p = argparse.ArgumentParser(prog="keyscope", description=__doc__.split("\n\n")[0],
+                                epilog=f"exit status: 0 ok, 2 usage, {codes}")
+    p.add_argument("--db", default=os.environ.get("KEYSCOPE_DB"),
+                   help="the store (default: $KEYSCOPE_DB)")
+    p.add_argument("--org", help="work in this organization (default: \"default\")")
+    p.add_argument("--catalog", help="check grants against a catalog (\"secure_access\")")
+    p.add_argument("--allow-private-networks", action="store_true",
+                   help="accept networks that are not globally reachable")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def key_fields(sp: argparse.ArgumentParser, update: bool) -> None:
+        sp.add_argument("--description", help="free text")
+        sp.add_argument("--expires", type=parse_instant, help="2027-01-31, 2027-01-31T12:00Z or +90d")
+        sp.add_argument("--grant", action="append", help="scope[.resource]:read|write (repeat)",
+                        required=not update)
+        sp.add_argument("--network", action="append", help="address or CIDR (repeat)")
+        sp.add_argument("--networks", help="comma-separated addresses or CIDRs")
+        sp.add_argument("--actor", help="who makes the change (audit log)")
+
+    c = sub.add_parser("create", help="create a key (prints its secret once)")
+    c.add_argument("name")
+    key_fields(c, update=False)
+    c.add_argument("--disabled", action="store_true", help="create it disabled")
+    c.set_defaults(func=cmd_create)
+
+    ls = sub.add_parser("list", help="list keys, with the expired / expiring counts on top")
+    ls.add_argument("--status", default="all", choices=["all", "active", "expired", "expiring", "disabled"])
+    ls.add_argument("--search")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--cursor")
+    ls.add_argument("--within", type=int, default=30, help="days counted as expiring soon")
+    ls.set_defaults(func=cmd_list)
+
+    sh = sub.add_parser("show", help="show one key")
+    sh.add_argument("id")
+    sh.set_defaults(func=cmd_show)
+
+    u = sub.add_parser("update", help="change a key (only the options given)")
+    u.add_argument("id")
+    u.add_argument("--name", dest="new_name")
+    key_fields(u, update=True)
+    u.add_argument("--clear-description", action="store_true")
+    u.add_argument("--never-expires", action="store_true")
+    u.add_argument("--clear-networks", action="store_true", help="usable from any address")
+    g = u.add_mutually_exclusive_group()
+    g.add_argument("--enable", action="store_true")
+    g.add_argument("--disable", action="store_true", help="revokes outstanding tokens for good")
+    u.add_argument("--expected-version", type=int)
+    u.set_defaults(func=cmd_update)
+
+    r = sub.add_parser("refresh", help="issue a new secret for the same key id")
+    r.add_argument("id")
+    r.add_argument("--grace", type=int, default=0, help="seconds the old secret keeps working (≤ 604800)")
+    r.add_argument("--actor")
+    r.set_defaults(func=cmd_refresh)
+
+    d = sub.add_parser("delete", help="delete a key and revoke its tokens")
+    d.add_argument("id")
+    d.add_argument("--actor")
+    d.set_defaults(func=cmd_delete)
+
+    sm = sub.add_parser("summary", help="the counts behind the key list")
+    sm.add_argument("--within", type=int, default=30, help="days counted as expiring soon")
+    sm.set_defaults(func=cmd_summary)
+
+    a = sub.add_parser("audit", help="the audit log, newest first")
+    a.add_argument("id", nargs="?")
+    a.add_argument("--limit", type=int, default=50)
+    a.add_argument("--cursor")
+    a.set_defaults(func=cmd_audit)
+
+    t = sub.add_parser("token", help="exchange a key for an access token (secret from $KEYSCOPE_SECRET or stdin)")
+    t.add_argument("id")
+    t.add_argument("--client-ip")
+    t.add_argument("--scope")
+    t.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if not args.db:
+        print("keyscope: no store: pass --db or set KEYSCOPE_DB", file=sys.stderr)
+        return 2
+    options: Dict[str, Any] = {}
+    if args.catalog:
+        options["catalog"] = args.catalog
+    if args.allow_private_networks:
+        options["allow_private_networks"] = True
+    try:
+        with keyscope.KeyStore.open(args.db, **options) as store:
+            view = store.org(args.org) if args.org else store
+            return int(args.func(view, args))
+    except KeyscopeError as e:
+        if args.json:
+            print(json.dumps({"error": e.code, "message": e.message, "field": e.field}), file=sys.stderr)
+        else:
+            print(f"keyscope: {e.code}: {e.message}", file=sys.stderr)
+        return EXIT_CODES.get(e.code, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
