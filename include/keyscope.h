@@ -338,6 +338,13 @@ const char *keyscope_last_error(void);
 const char *keyscope_status_code(keyscope_status status);
 
 /**
+ * True when `secret` has keyscope's form for `prefix` (optional: NULL means "kss")
+ * and its checksum matches, so a mistyped or invented secret is rejected without a
+ * store. False for NULL or non-UTF-8 text.
+ */
+bool keyscope_secret_is_well_formed(const char *secret, const char *prefix);
+
+/**
  * The status code (200, 400, 401, 429, 500).
  */
 uint16_t keyscope_http_response_status(const keyscope_http_response *r);

@@ -295,6 +295,12 @@ export interface Principal {
   expiresAt: Date
 }
 
+/**
+ * True when `secret` has keyscope's form for `prefix` (default `"kss"`) and its
+ * checksum matches: a mistyped or invented secret is rejected without a store.
+ */
+export declare function secretIsWellFormed(secret: string, prefix?: string | undefined | null): boolean
+
 /** A signing key: the first one signs, all verify. */
 export interface SigningKey {
   /** Key id written in the token header. */

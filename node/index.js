@@ -840,3 +840,4 @@ module.exports.clientAddress = nativeBinding.clientAddress
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.errorForCode = nativeBinding.errorForCode
 module.exports.parseNetworks = nativeBinding.parseNetworks
+module.exports.secretIsWellFormed = nativeBinding.secretIsWellFormed

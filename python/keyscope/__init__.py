@@ -19,6 +19,7 @@ from keyscope._keyscope import (
     Token,
     __version__,
     parse_networks,
+    secret_is_well_formed,
 )
 from keyscope.errors import (
     Conflict,
@@ -40,7 +41,7 @@ from keyscope.errors import (
 )
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "Summary", "Token", "parse_networks",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "Summary", "Token", "parse_networks", "secret_is_well_formed",
     "__version__",
     "KeyscopeError", "InvalidInput", "NotFound", "Conflict", "InvalidCredentials",
     "KeyDisabled", "KeyExpired", "NetworkDenied", "InvalidScope", "RateLimited",

@@ -147,6 +147,24 @@ pub extern "C" fn keyscope_status_code(status: keyscope_status) -> *const c_char
     code.as_ptr().cast()
 }
 
+/// True when `secret` has keyscope's form for `prefix` (optional: NULL means "kss")
+/// and its checksum matches, so a mistyped or invented secret is rejected without a
+/// store. False for NULL or non-UTF-8 text.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_secret_is_well_formed(
+    secret: *const c_char,
+    prefix: *const c_char,
+) -> bool {
+    ffi_value!(false, {
+        let secret = unsafe { crate::boundary::arg_str(secret, "secret") };
+        let prefix = unsafe { crate::boundary::opt_str(prefix, "prefix") };
+        match (secret, prefix) {
+            (Ok(s), Ok(p)) => keyscope_core::secret::is_well_formed(s, p.unwrap_or("kss")),
+            _ => false,
+        }
+    })
+}
+
 const CODES: [&[u8]; 15] = [
     b"invalid_input\0",
     b"not_found\0",

@@ -59,6 +59,13 @@ pub fn client_address(
     Ok(keyscope_core::http::client_address(&trusted, &peer, &refs).map(|ip| ip.to_string()))
 }
 
+/// True when `secret` has keyscope's form for `prefix` (default `"kss"`) and its
+/// checksum matches: a mistyped or invented secret is rejected without a store.
+#[napi]
+pub fn secret_is_well_formed(secret: String, prefix: Option<String>) -> bool {
+    keyscope_core::secret::is_well_formed(&secret, prefix.as_deref().unwrap_or("kss"))
+}
+
 /// Options of `parseNetworks`.
 #[napi(object)]
 pub struct ParseNetworksOptions {

@@ -27,6 +27,14 @@ fn parse_networks(
     Ok(nets.iter().map(ToString::to_string).collect())
 }
 
+/// True when `secret` has keyscope's form for `prefix` and its checksum matches: a
+/// mistyped or invented secret is rejected without touching a store.
+#[pyfunction]
+#[pyo3(signature = (secret, prefix="kss"))]
+fn secret_is_well_formed(secret: &str, prefix: &str) -> bool {
+    keyscope_core::secret::is_well_formed(secret, prefix)
+}
+
 #[pymodule]
 fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::KeyStore>()?;
@@ -37,6 +45,7 @@ fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<token::Token>()?;
     m.add_class::<token::Principal>()?;
     m.add_function(wrap_pyfunction!(parse_networks, m)?)?;
+    m.add_function(wrap_pyfunction!(secret_is_well_formed, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_exception_for_code, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
