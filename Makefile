@@ -11,7 +11,7 @@ CARGO  ?= cargo
 # lets all three share one build of the dependencies.
 export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: all demo test test-rust test-python test-node test-c header valgrind example-c lint python \
+.PHONY: all demo test test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c clean
 
 all: test
@@ -102,8 +102,14 @@ example-c:
 	$(CARGO) build -q --release -p keyscope-c
 	$(CC) -O2 $(CWARN) examples/c/authorize.c $(RELDIR)/libkeyscope.a $(SYSLIBS) -o target/authorize
 
+## Python, Node and C processes on one store at once.
+test-interop: python node header
+	mkdir -p $(CBUILD)
+	$(CC) $(CWARN) tests/interop/c_worker.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/interop_worker
+	$(PY) tests/interop/run.py node $(CBUILD)/interop_worker 5
+
 ## Every suite, with the lints.
-test: lint test-rust test-python test-node test-c
+test: lint test-rust test-python test-node test-c test-interop
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches
