@@ -12,7 +12,7 @@ CARGO  ?= cargo
 export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: all demo test test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
-	python-release node node-release bench bench-rust bench-python bench-node bench-c clean
+	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
 
 all: test
 
@@ -129,6 +129,15 @@ bench-c:
 	$(CBUILD)/bench_authorize
 
 bench: bench-rust bench-python bench-node bench-c
+
+## One table of every language beside its peers (README "Benchmarks").
+bench-table: python-release node-release
+	$(PIP) install -q joserfc
+	cd node && npm install --no-save --no-audit --no-fund jsonwebtoken@9 jose@6 >/dev/null
+	$(CARGO) build -q --release -p keyscope-c
+	mkdir -p $(CBUILD)
+	$(CC) -O2 $(CWARN) tests/c/bench_authorize.c $(RELDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/bench_authorize
+	$(PY) benches/table.py $(abspath $(PY))
 
 clean:
 	$(CARGO) clean

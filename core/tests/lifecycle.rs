@@ -779,3 +779,25 @@ fn threads_sharing_one_handle_lose_no_write() {
     });
     assert_eq!(s.summary(DEFAULT_WITHIN_MS, None).unwrap().total, 40);
 }
+
+#[test]
+fn many_handles_opening_one_new_file_at_once_all_succeed() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("race-{round}.db"));
+        let path = path.to_str().unwrap().to_owned();
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let (path, barrier) = (&path, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let s = KeyStore::open(path, cheap()).unwrap();
+                    s.create_key(new_key(&format!("k{i}"))).unwrap();
+                });
+            }
+        });
+        let s = KeyStore::open(&path, cheap()).unwrap();
+        assert_eq!(s.summary(DEFAULT_WITHIN_MS, None).unwrap().total, 8);
+    }
+}

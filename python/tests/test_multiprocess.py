@@ -17,7 +17,7 @@ def create_many(path, worker):
 
 def race_one_name(path, barrier, results):
     with keyscope.KeyStore.open(path, argon2=CHEAP) as s:
-        barrier.wait()
+        barrier.wait(timeout=60)
         try:
             s.create_key("contested", grants=["reports:read"])
             results.put("created")

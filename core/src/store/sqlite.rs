@@ -2,7 +2,7 @@
 //! `PRAGMA user_version` migrations (SPEC §1).
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{
@@ -87,7 +87,12 @@ impl SqliteBackend {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| Error::storage(format!("cannot open {path:?}: {e}")))?;
         conn.busy_timeout(busy_timeout)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Switching a new file to WAL takes an exclusive lock that SQLite does not wait
+        // for: processes opening one new store at once retry until the busy timeout.
+        let mode: String = with_retry(busy_timeout, || {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        })
+        .map_err(|e| db_error(e, "", ""))?;
         if path != ":memory:" && !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::storage(format!(
                 "cannot put {path:?} in WAL mode (got {mode})"
@@ -107,7 +112,7 @@ impl SqliteBackend {
                 Ok(hit(0)? || hit(1)?)
             },
         )?;
-        migrate(&conn)?;
+        migrate(&conn, busy_timeout)?;
         Ok(SqliteBackend {
             conn: Mutex::new(Some(conn)),
         })
@@ -127,33 +132,64 @@ impl SqliteBackend {
     }
 }
 
-fn migrate(conn: &Connection) -> Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+/// Runs `f` again while the database is busy, until `timeout` has passed.
+fn with_retry<T>(
+    timeout: Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn migrate(conn: &Connection, busy_timeout: Duration) -> Result<()> {
+    let current: i64 = with_retry(busy_timeout, || {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+    })?;
     if current > SCHEMA_VERSION {
         return Err(newer_schema(current));
     }
     if current == SCHEMA_VERSION {
         return Ok(());
     }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        // Another process may have migrated while we waited for the lock.
-        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if current > SCHEMA_VERSION {
-            return Err(newer_schema(current));
+    // Returns the version found when it is newer than this build.
+    let step = || -> rusqlite::Result<Option<i64>> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            // Another process may have migrated while we waited for the lock.
+            let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current > SCHEMA_VERSION {
+                return Ok(Some(current));
+            }
+            for (v, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                conn.execute_batch(sql)?;
+                conn.execute_batch(&format!("PRAGMA user_version = {}", v + 1))?;
+            }
+            Ok(None)
+        })();
+        match result {
+            Ok(newer) => conn.execute_batch("COMMIT").map(|_| newer),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         }
-        for (v, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            conn.execute_batch(sql)?;
-            conn.execute_batch(&format!("PRAGMA user_version = {}", v + 1))?;
-        }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT").map_err(Error::from),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
+    };
+    match with_retry(busy_timeout, step).map_err(|e| db_error(e, "", ""))? {
+        Some(newer) => Err(newer_schema(newer)),
+        None => Ok(()),
     }
 }
 
