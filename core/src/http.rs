@@ -175,6 +175,15 @@ pub fn bearer_challenge(err: &Error) -> (u16, Option<String>) {
     }
 }
 
+/// Parses the permission of an `authorize_header` call (`"read"` or `"write"`); a bad
+/// one is `invalid_input` carrying the 400 answer, like every error of that call.
+pub fn header_permission(permission: &str) -> Result<Permission> {
+    permission.parse::<Permission>().map_err(|e| {
+        let (status, challenge) = bearer_challenge(&e);
+        e.with_http(status, challenge)
+    })
+}
+
 /// The token-endpoint response for an error of `issue_token`. No wildcard arm.
 fn token_error(err: &Error) -> HttpResponse {
     match err.kind() {

@@ -213,6 +213,9 @@ def test_token_endpoint_and_authorize_header(ts):
         ts.authorize_header(f"Bearer {tok}", "reports", "write", "64.100.10.7")
     assert info.value.status == 403
     assert info.value.www_authenticate == 'Bearer realm="keyscope", error="insufficient_scope", scope="reports:write"'
+    with pytest.raises(keyscope.InvalidInput) as info:
+        ts.authorize_header(f"Bearer {tok}", "reports", "admin", "64.100.10.7")
+    assert info.value.status == 400
     with pytest.raises(keyscope.InvalidToken) as info:
         ts.authorize_header(None, "reports")
     assert (info.value.status, info.value.www_authenticate) == (401, 'Bearer realm="keyscope"')

@@ -4,8 +4,7 @@
 
 use keyscope_core::key::DEFAULT_WITHIN_MS;
 use keyscope_core::{
-    self as core, Error, KeyUpdate, ListQuery, NewKey, Permission, Result as CoreResult, Secret,
-    StatusFilter,
+    self as core, Error, KeyUpdate, ListQuery, NewKey, Result as CoreResult, Secret, StatusFilter,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -32,10 +31,6 @@ fn now_of(o: &Opts<'_>) -> CoreResult<Option<core::Timestamp>> {
 
 fn opt_text(o: &Opts<'_>, name: &str) -> CoreResult<Option<String>> {
     o.get(name)?.map(|v| text(&v, name)).transpose()
-}
-
-fn parse_permission(p: Option<&str>) -> CoreResult<Permission> {
-    p.unwrap_or("read").parse::<Permission>()
 }
 
 type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
@@ -440,7 +435,7 @@ impl KeyStore {
                 Some(o) => (o.client_ip.as_deref(), o.now.map(|d| d.0)),
                 None => (None, None),
             };
-            let perm = parse_permission(permission.as_deref())?;
+            let perm = core::http::header_permission(permission.as_deref().unwrap_or("read"))?;
             Ok(self
                 .inner
                 .authorize_header(authorization.as_deref(), &resource, perm, client_ip, now)?

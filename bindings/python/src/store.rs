@@ -428,7 +428,7 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Principal> {
-        let permission = permission.parse::<Permission>().py_err(py)?;
+        let permission = keyscope_core::http::header_permission(permission).py_err(py)?;
         let now = opt_instant(py, now, "now")?;
         let p = self
             .inner
