@@ -301,3 +301,54 @@ impl KeyStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_table_stays_bounded() {
+        let t = Throttle::new();
+        let now = Timestamp::from_millis(1_800_000_000_000, "now").unwrap();
+        for i in 0..THROTTLE_KEYS + 10 {
+            t.record_failure(&format!("{i:032x}"), now, 20);
+        }
+        assert!(t.failures.lock().unwrap().len() <= THROTTLE_KEYS);
+    }
+
+    #[test]
+    fn throttle_counts_failures_in_a_sliding_window() {
+        let t = Throttle::new();
+        let at = |ms: i64| Timestamp::from_millis(1_800_000_000_000 + ms, "now").unwrap();
+        t.record_failure("k", at(0), 2);
+        assert_eq!(t.limited("k", at(10), 2), None);
+        t.record_failure("k", at(30_000), 2);
+        assert_eq!(
+            t.limited("k", at(30_001), 2),
+            Some(30),
+            "until the first failure leaves the window"
+        );
+        assert_eq!(
+            t.limited("k", at(60_000), 2),
+            None,
+            "a failure 60 s old no longer counts"
+        );
+    }
+
+    #[test]
+    fn verified_cache_stays_bounded_and_is_keyed_by_generation() {
+        let c = VerifiedCache::new().unwrap();
+        let secret = Secret::new("kss_x");
+        let d1 = c.digest("id", 1, &secret);
+        assert_ne!(
+            d1,
+            c.digest("id", 2, &secret),
+            "a refresh changes the digest"
+        );
+        assert_ne!(d1, c.digest("id", 1, &Secret::new("kss_y")));
+        for i in 0..VERIFIED_CAP as i64 + 5 {
+            c.insert(c.digest("id", i, &secret));
+        }
+        assert!(c.seen.lock().unwrap().len() <= VERIFIED_CAP);
+    }
+}

@@ -791,3 +791,48 @@ fn clearing_caches_changes_nothing_but_speed() {
         "a cached token still meets every check"
     );
 }
+
+#[test]
+fn a_remembered_signature_does_not_vouch_for_other_claims() {
+    let s = mem();
+    let (id, secret) = key(&s, NewKey::default());
+    let t = s
+        .issue_token(&id, &secret, None, None, at(T0))
+        .unwrap()
+        .access_token;
+    s.authorize(&t, "reports", READ, None, at(T0)).unwrap(); // remembered now
+    let parts: Vec<&str> = t.split('.').collect();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = String::from_utf8(engine.decode(parts[1]).unwrap()).unwrap();
+    let widened = claims.replace(
+        "\"scope\":\"deployments.networks:write reports:read\"",
+        "\"scope\":\"admin:write\"",
+    );
+    assert_ne!(claims, widened);
+    let forged = format!("{}.{}.{}", parts[0], engine.encode(widened), parts[2]);
+    assert_eq!(
+        kind(s.authorize(&forged, "admin", WRITE, None, at(T0))),
+        ErrorKind::InvalidToken
+    );
+}
+
+#[test]
+fn secrets_carry_the_configured_prefix() {
+    let s = KeyStore::open(
+        ":memory:",
+        Options {
+            secret_prefix: "acme".into(),
+            ..opts()
+        },
+    )
+    .unwrap();
+    let (id, secret) = key(&s, NewKey::default());
+    assert!(secret.expose().starts_with("acme_"));
+    assert!(s.issue_token(&id, &secret, None, None, at(T0)).is_ok());
+    let kss = secret.expose().replacen("acme_", "kss_", 1);
+    assert_eq!(
+        kind(s.issue_token(&id, &Secret::new(kss), None, None, at(T0))),
+        ErrorKind::InvalidCredentials
+    );
+}
