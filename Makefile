@@ -55,6 +55,7 @@ test-rust:
 test-python: python
 	cd python && ../$(PY) -m pytest -q tests
 	cd python && ../$(PY) -m mypy.stubtest keyscope._keyscope
+	cd python && ../$(PY) -m mypy --strict keyscope
 
 test-node: node python
 	@git diff --quiet -- node/index.js node/index.d.ts || { \

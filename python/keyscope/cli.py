@@ -53,9 +53,12 @@ def key_dict(k: keyscope.ApiKey) -> Dict[str, Any]:
     }
 
 
-def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+def _table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+
+    def line(cells: Sequence[object]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -200,8 +203,8 @@ def cmd_audit(store: keyscope.KeyStore, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"items": items, "next_cursor": page.next_cursor}))
     else:
-        rows = [(i["at"], i["actor"] or "-", i["action"], i["key_name"], i["key_id"], ", ".join(i["changes"]))
-                for i in items]
+        rows = [(_iso(r.at), r.actor or "-", r.action, r.key_name, r.key_id, ", ".join(r.changes))
+                for r in page.items]
         print(_table(rows, ["AT", "ACTOR", "ACTION", "KEY", "ID", "CHANGES"]))
     return 0
 
