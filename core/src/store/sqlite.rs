@@ -12,7 +12,7 @@ use rusqlite::{
 use super::{AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
-use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
+use crate::key::{AuditAction, AuditRecord, Summary};
 use crate::network::Network;
 use crate::time::Timestamp;
 
@@ -417,33 +417,28 @@ impl Backend for SqliteBackend {
     }
 
     fn scan_keys(&self, scan: &KeyScan<'_>) -> Result<Vec<KeyRecord>> {
-        let status = match scan.status {
-            StatusFilter::All => "",
-            StatusFilter::Active => "AND enabled = 1 AND (expires_at IS NULL OR expires_at > ?3)",
-            StatusFilter::Expired => "AND enabled = 1 AND expires_at <= ?3",
-            StatusFilter::Expiring => "AND enabled = 1 AND expires_at > ?3 AND expires_at <= ?4",
-            StatusFilter::Disabled => "AND enabled = 0",
-        };
-        let search = if scan.search.is_some() {
-            "AND ks_contains(name, description, ?5)"
-        } else {
-            "AND ?5 IS NULL"
-        };
         let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE org = ?1 AND seq > ?2 AND ?3 = ?3 AND ?4 = ?4
-             {status} {search} ORDER BY seq LIMIT ?6"
+            "SELECT {KEY_COLUMNS} FROM keys WHERE org = :org AND seq > :after
+               AND (:status = 'all'
+                 OR (:status = 'active' AND enabled = 1 AND (expires_at IS NULL OR expires_at > :now))
+                 OR (:status = 'expired' AND enabled = 1 AND expires_at <= :now)
+                 OR (:status = 'expiring' AND enabled = 1 AND expires_at > :now AND expires_at <= :until)
+                 OR (:status = 'disabled' AND enabled = 0))
+               AND (:search IS NULL OR ks_contains(name, description, :search))
+             ORDER BY seq LIMIT :limit"
         );
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
-                params![
-                    scan.org,
-                    scan.after_seq,
-                    scan.now.as_millis(),
-                    scan.expiring_until.as_millis(),
-                    scan.search,
-                    scan.limit
-                ],
+                rusqlite::named_params! {
+                    ":org": scan.org,
+                    ":after": scan.after_seq,
+                    ":status": scan.status.as_str(),
+                    ":now": scan.now.as_millis(),
+                    ":until": scan.expiring_until.as_millis(),
+                    ":search": scan.search,
+                    ":limit": scan.limit,
+                },
                 row_to_key,
             )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
