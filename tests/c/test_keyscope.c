@@ -353,6 +353,72 @@ static void test_tokens(keyscope_store *store) {
   keyscope_created_key_free(created);
 }
 
+/* Every option setter, each with an effect the test can see. */
+static void test_options(void) {
+  keyscope_options *o = cheap_options();
+  OK(keyscope_options_set_secret_prefix(o, "acme"));
+  OK(keyscope_options_set_allow_private_networks(o, true));
+  OK(keyscope_options_set_catalog_json(o, "{\"scopes\": {\"reports\": {\"daily\": \"read\"}}}"));
+  OK(keyscope_options_set_audience(o, "reports-api"));
+  OK(keyscope_options_set_issuer(o, "acme-issuer"));
+  OK(keyscope_options_set_leeway(o, 30));
+  OK(keyscope_options_set_max_failed_exchanges_per_minute(o, 1));
+  OK(keyscope_options_set_revocation_staleness(o, 0.5));
+  OK(keyscope_options_add_trusted_proxy(o, "10.0.0.0/8"));
+  OK(keyscope_options_set_busy_timeout_ms(o, 2000));
+  OK(keyscope_options_set_token_ttl(o, 600));
+  keyscope_store *s = NULL;
+  OK(keyscope_store_open(":memory:", o, &s));
+  keyscope_options_free(o);
+
+  keyscope_key_params *p = NULL;
+  OK(keyscope_key_params_new(&p));
+  OK(keyscope_key_params_set_name(p, "opts"));
+  OK(keyscope_key_params_add_grant(p, "reports:write")); /* the catalog offers only read */
+  keyscope_created_key *c = NULL;
+  CHECK_STATUS(keyscope_store_create_key(s, p, NULL, &c), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_key_params_clear_grants(p));
+  OK(keyscope_key_params_add_grant(p, "reports.daily:read"));
+  OK(keyscope_key_params_add_network(p, "10.1.0.0/16")); /* private: allowed by the option */
+  OK(keyscope_store_create_key(s, p, NULL, &c));
+  keyscope_key_params_free(p);
+  const char *id = keyscope_key_id(keyscope_created_key_key(c));
+  CHECK(strncmp(keyscope_created_key_secret(c), "acme_", 5) == 0);
+
+  int64_t now = T0;
+  keyscope_token *t = NULL;
+  CHECK_STATUS(keyscope_store_issue_token(s, id, "acme_wrong", "10.1.2.3", NULL, &now, &t), KEYSCOPE_INVALID_CREDENTIALS);
+  OK(keyscope_store_issue_token(s, id, keyscope_created_key_secret(c), "10.1.2.3", NULL, &now, &t));
+  CHECK(keyscope_token_expires_in(t) == 600);
+  keyscope_principal *pr = NULL;
+  int64_t late = T0 + 600 + 20; /* within the 30 s leeway */
+  OK(keyscope_store_authorize(s, keyscope_token_access_token(t), "reports.daily", KEYSCOPE_READ, "10.1.2.3", &late, &pr));
+  keyscope_principal_free(pr);
+  pr = NULL;
+
+  /* The store's trusted proxy is used by the token endpoint's caller, not here; an
+   * update that clears the networks makes the key usable from anywhere. */
+  keyscope_key_params *u = NULL;
+  OK(keyscope_key_params_new(&u));
+  OK(keyscope_key_params_clear_networks(u));
+  keyscope_key *k = NULL;
+  OK(keyscope_store_update_key(s, id, u, &now, &k));
+  CHECK(keyscope_key_network_count(k) == 0);
+  keyscope_key_free(k);
+  keyscope_key_params_free(u);
+
+  /* Another store with another audience refuses the token. */
+  keyscope_options *o2 = cheap_options();
+  keyscope_store *other = NULL;
+  OK(keyscope_store_open(":memory:", o2, &other));
+  keyscope_options_free(o2);
+  CHECK_STATUS(keyscope_store_authorize(other, keyscope_token_access_token(t), "reports", KEYSCOPE_READ, NULL, &now, &pr), KEYSCOPE_INVALID_TOKEN);
+  keyscope_store_close(other);
+  keyscope_token_free(t);
+  keyscope_created_key_free(c);
+  keyscope_store_close(s);
+}
+
 static void test_closed_store(const char *dir) {
   char path[512];
   snprintf(path, sizeof path, "%s/closed.db", dir);
@@ -384,6 +450,7 @@ int main(int argc, char **argv) {
   test_null_and_bad_text(store);
   test_lifecycle(store);
   test_tokens(store);
+  test_options();
   test_closed_store(dir);
   keyscope_store_close(store);
   if (failures) {
