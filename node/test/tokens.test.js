@@ -113,3 +113,17 @@ test('a handle sees another handle\'s refresh within revocationStaleness', async
   await new Promise((r) => setTimeout(r, 120));
   assert.throws(() => reader.authorize(tok, 'reports'), code('KEYSCOPE_TOKEN_REVOKED'));
 });
+
+test('clearCaches, store.parseNetworks and the module clientAddress', async () => {
+  const { clientAddress } = require('..');
+  const { s, key, secret } = await setup();
+  const tok = (await s.issueToken(key.id, secret, { clientIp: '64.100.10.7', now: T0 })).accessToken;
+  s.authorize(tok, 'reports', 'read', { clientIp: '64.100.10.7', now: T0 });
+  s.clearCaches();
+  assert.equal(s.authorize(tok, 'reports', 'read', { clientIp: '64.100.10.7', now: T0 }).keyId, key.id);
+  assert.deepEqual(s.parseNetworks('64.100.10.7/32, 2001:4860::/32'), ['64.100.10.7', '2001:4860::/32']);
+  assert.throws(() => s.parseNetworks('10.0.0.0/8'), code('KEYSCOPE_INVALID_INPUT'));
+  assert.equal(clientAddress('10.0.0.1', '64.100.10.7', ['10.0.0.0/8']), '64.100.10.7');
+  assert.equal(clientAddress('10.0.0.1', '64.100.10.7', []), '10.0.0.1');
+  assert.throws(() => clientAddress('10.0.0.1', null, ['nope']), code('KEYSCOPE_INVALID_INPUT'));
+});

@@ -253,3 +253,12 @@ def test_environment_signing_keys_are_shared_across_processes(tmp_path):
     with keyscope.KeyStore.open(path, argon2=CHEAP, signing_keys=[("env1", b"e" * 32)]) as s:
         assert s.authorize(token, "reports").key_name == "svc"
     assert not (tmp_path / "env.db.signing-keys").exists(), "no key file when the environment gives keys"
+
+
+def test_clear_caches_changes_nothing_but_speed(ts):
+    key, secret = make(ts)
+    tok = ts.issue_token(key.id, secret, now=T0).access_token
+    ts.authorize(tok, "reports", now=T0)
+    ts.clear_caches()
+    assert ts.authorize(tok, "reports", now=T0).key_id == key.id
+    assert ts.issue_token(key.id, secret, now=T0).token_type == "Bearer"
