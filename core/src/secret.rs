@@ -6,10 +6,13 @@
 
 use std::fmt;
 
+use std::sync::Mutex;
+
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Version};
 use rand::TryRng;
 use rand::rngs::SysRng;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -209,11 +212,28 @@ impl Argon2Params {
 pub fn hash(secret: &Secret, params: &Argon2Params) -> Result<String> {
     let mut salt = [0u8; 16];
     random_bytes(&mut salt)?;
-    let hash = params
-        .hasher()?
-        .hash_password_with_salt(secret.expose().as_bytes(), &salt)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("argon2 failed: {e}")))?;
-    Ok(hash.to_string())
+    let failed =
+        |e: &dyn std::fmt::Display| Error::new(ErrorKind::Internal, format!("argon2 failed: {e}"));
+    let hasher = params.hasher()?;
+    let argon2_params = hasher.params().clone();
+    let mut out = Zeroizing::new([0u8; 32]);
+    with_argon2_memory(argon2_params.block_count(), |blocks| {
+        hasher.hash_password_into_with_memory(
+            secret.expose().as_bytes(),
+            &salt,
+            &mut out[..],
+            blocks,
+        )
+    })
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&argon2_params).try_into().map_err(|e| failed(&e))?,
+        salt: Some(argon2::password_hash::phc::Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(argon2::password_hash::phc::Output::new(&out[..]).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// The outcome of checking a secret against a stored hash.
@@ -223,6 +243,30 @@ pub struct Verified {
     pub matches: bool,
     /// The stored hash was made with another cost than `configured`: re-hash it.
     pub needs_rehash: bool,
+}
+
+/// Argon2 working memory kept for reuse: a fresh 19 MiB block costs page faults and
+/// zeroing on every verification. At most one buffer per CPU (up to 4) is kept.
+static MEMORY_POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_argon2_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let mut buf = MEMORY_POOL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    if buf.len() < blocks {
+        buf.resize(blocks, Block::new());
+    }
+    let out = f(&mut buf[..blocks]);
+    let cap = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
+    let mut pool = MEMORY_POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.len() < cap {
+        pool.push(buf);
+    }
+    out
 }
 
 /// Checks `secret` against a stored PHC hash in constant time. A hash that is not
@@ -248,10 +292,29 @@ pub fn verify(secret: &Secret, phc: &str, configured: &Argon2Params) -> Result<V
             "stored secret hash refused: its cost is outside sane bounds ({e})"
         ))
     })?;
-    let matches = stored
-        .hasher()?
-        .verify_password(secret.expose().as_bytes(), &hash)
-        .is_ok();
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(Error::storage(
+            "stored secret hash has no salt or no output",
+        ));
+    };
+    let version = match hash.version {
+        None => Version::V0x13,
+        Some(v) => {
+            Version::try_from(v).map_err(|e| Error::storage(format!("stored secret hash: {e}")))?
+        }
+    };
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params.clone());
+    let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
+    with_argon2_memory(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(
+            secret.expose().as_bytes(),
+            salt,
+            &mut computed,
+            blocks,
+        )
+    })
+    .map_err(|e| Error::storage(format!("stored secret hash cannot be checked: {e}")))?;
+    let matches: bool = computed.as_slice().ct_eq(expected.as_bytes()).into();
     Ok(Verified {
         matches,
         needs_rehash: stored != *configured,
@@ -344,6 +407,55 @@ mod tests {
                 .unwrap()
                 .needs_rehash
         );
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_both_ways() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let s = generate("kss").unwrap();
+        let ours = hash(&s, &CHEAP).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert_eq!(parsed.salt.unwrap().len(), 16);
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+        // The argon2 crate's own verifier accepts our hash...
+        assert!(
+            CHEAP
+                .hasher()
+                .unwrap()
+                .verify_password(s.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
+        // ...and we accept the crate's own hash, of any output length it allows.
+        let theirs = CHEAP
+            .hasher()
+            .unwrap()
+            .hash_password_with_salt(s.expose().as_bytes(), b"somesalt")
+            .unwrap()
+            .to_string();
+        assert!(verify(&s, &theirs, &CHEAP).unwrap().matches);
+        assert!(
+            !verify(&generate("kss").unwrap(), &theirs, &CHEAP)
+                .unwrap()
+                .matches
+        );
+    }
+
+    #[test]
+    fn pooled_memory_gives_the_same_answers_from_many_threads() {
+        let secrets: Vec<Secret> = (0..6).map(|_| generate("kss").unwrap()).collect();
+        let hashes: Vec<String> = secrets.iter().map(|s| hash(s, &CHEAP).unwrap()).collect();
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (secrets, hashes) = (&secrets, &hashes);
+                scope.spawn(move || {
+                    for (i, h) in hashes.iter().enumerate() {
+                        for (j, s) in secrets.iter().enumerate() {
+                            assert_eq!(verify(s, h, &CHEAP).unwrap().matches, i == j, "thread {t}");
+                        }
+                    }
+                });
+            }
+        });
     }
 
     #[test]
