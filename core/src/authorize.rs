@@ -38,6 +38,7 @@ impl KeyStore {
         })?;
         let client = client_ip.map(parse_client_ip).transpose()?;
         let now = Timestamp::or_now(now);
+        self.check_open()?;
         let shared = self.shared();
         let opts = &shared.options;
 

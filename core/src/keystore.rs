@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     pub verified: VerifiedCache,
     pub trusted_proxies: Vec<Network>,
     pub tokens: TokenCache,
+    /// Set by `close`: `authorize` answers from memory, so it checks this instead of
+    /// meeting the closed connection.
+    pub closed: std::sync::atomic::AtomicBool,
 }
 
 /// A handle on a key store. Cheap to clone; clones and org views share one
@@ -93,6 +96,7 @@ impl KeyStore {
                 verified: VerifiedCache::new()?,
                 trusted_proxies,
                 tokens: TokenCache::new(),
+                closed: std::sync::atomic::AtomicBool::new(false),
             }),
             org: DEFAULT_ORG.to_owned(),
             view: false,
@@ -152,7 +156,22 @@ impl KeyStore {
 
     /// Closes the store; every later call on it or its views fails with `storage`.
     pub fn close(&self) {
+        self.shared
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
         self.shared.backend.close();
+    }
+
+    /// `storage` once the store is closed.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self
+            .shared
+            .closed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(Error::storage("the store is closed"));
+        }
+        Ok(())
     }
 
     fn backend(&self) -> &dyn Backend {

@@ -87,6 +87,27 @@ fn expiry_must_be_after_now() {
 }
 
 #[test]
+fn update_refuses_an_expiry_that_is_not_after_now() {
+    let s = mem();
+    let (k, _) = s.create_key(new_key("a")).unwrap();
+    let past = KeyUpdate {
+        expires_at: Some(at(T0)),
+        now: at(T0),
+        ..Default::default()
+    };
+    let e = s.update_key(&k.id, past).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.field()),
+        (ErrorKind::InvalidInput, Some("expires_at"))
+    );
+    assert_eq!(
+        s.get_key(&k.id, at(T0)).unwrap().version,
+        1,
+        "nothing changed"
+    );
+}
+
+#[test]
 fn bad_input_is_refused_and_nothing_is_stored() {
     let s = mem();
     let cases = [
@@ -718,7 +739,7 @@ fn closed_store_fails_every_call_with_storage() {
 }
 
 #[test]
-fn disabling_advances_nothing_visible_but_enabled() {
+fn disabling_then_enabling_changes_only_enabled_and_version() {
     let s = mem();
     let (k, _) = s.create_key(new_key("a")).unwrap();
     let d = s

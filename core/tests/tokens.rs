@@ -1,7 +1,6 @@
 //! Token exchange (SPEC §4), access tokens (§5) and authorization (§6), one test per
 //! rule, through the public API.
 
-use keyscope_core::time::DAY_MS;
 use keyscope_core::{
     Argon2Params, ErrorKind, KeyStore, KeyUpdate, NewKey, Options, Permission, Secret, Timestamp,
 };
@@ -769,7 +768,68 @@ fn many_threads_authorize_at_once() {
             });
         }
     });
-    let _ = DAY_MS;
+}
+
+#[test]
+fn a_closed_store_refuses_even_warm_authorizations() {
+    let s = mem();
+    let (id, secret) = key(&s, NewKey::default());
+    let t = s
+        .issue_token(&id, &secret, None, None, at(T0))
+        .unwrap()
+        .access_token;
+    s.authorize(&t, "reports", READ, None, at(T0)).unwrap(); // state and token now in memory
+    let view = s.org("default").unwrap();
+    s.close();
+    assert_eq!(
+        kind(s.authorize(&t, "reports", READ, None, at(T0))),
+        ErrorKind::Storage
+    );
+    assert_eq!(
+        kind(view.authorize(&t, "reports", READ, None, at(T0))),
+        ErrorKind::Storage
+    );
+    assert_eq!(
+        kind(s.issue_token(&id, &secret, None, None, at(T0))),
+        ErrorKind::Storage
+    );
+    let r = s.token_endpoint(
+        None,
+        Some("application/x-www-form-urlencoded"),
+        format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}",
+            secret.expose()
+        )
+        .as_bytes(),
+        None,
+        at(T0),
+    );
+    assert_eq!(r.status, 500);
+}
+
+#[test]
+fn the_key_file_lives_next_to_the_real_database_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.db");
+    let no_keys = Options {
+        signing_keys: vec![],
+        ..opts()
+    };
+    let a = KeyStore::open(real.to_str().unwrap(), no_keys.clone()).unwrap();
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let b = KeyStore::open(link.to_str().unwrap(), no_keys).unwrap();
+    assert!(dir.path().join("real.db.signing-keys").exists());
+    assert!(!dir.path().join("link.db.signing-keys").exists());
+    let (id, secret) = key(&a, NewKey::default());
+    let t = a
+        .issue_token(&id, &secret, None, None, at(T0))
+        .unwrap()
+        .access_token;
+    assert!(
+        b.authorize(&t, "reports", READ, None, at(T0)).is_ok(),
+        "both handles share one key"
+    );
 }
 
 #[test]

@@ -268,6 +268,15 @@ pub struct keyscope_created_key {
     pub(crate) secret: CString,
 }
 
+impl From<(keyscope_core::ApiKey, keyscope_core::Secret)> for keyscope_created_key {
+    fn from((key, secret): (keyscope_core::ApiKey, keyscope_core::Secret)) -> Self {
+        keyscope_created_key {
+            key: key.into(),
+            secret: c_string(secret.expose()),
+        }
+    }
+}
+
 impl Drop for keyscope_created_key {
     fn drop(&mut self) {
         let mut bytes = std::mem::take(&mut self.secret).into_bytes();

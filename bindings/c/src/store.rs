@@ -109,15 +109,7 @@ pub unsafe extern "C" fn keyscope_store_create_key(
         check_out(out)?;
         let new = unsafe { arg_ref(params, "params") }?.to_new_key(unsafe { opt_now(now) }?)?;
         let (key, secret) = store(s)?.create_key(new)?;
-        unsafe {
-            write_out(
-                out,
-                keyscope_created_key {
-                    key: key.into(),
-                    secret: c_string(secret.expose()),
-                },
-            )
-        };
+        unsafe { write_out(out, keyscope_created_key::from((key, secret))) };
         Ok(())
     })
 }
@@ -223,15 +215,7 @@ pub unsafe extern "C" fn keyscope_store_refresh_key(
             store(s)?.refresh_key(unsafe { arg_str(id, "id") }?, grace, actor, unsafe {
                 opt_now(now)
             }?)?;
-        unsafe {
-            write_out(
-                out,
-                keyscope_created_key {
-                    key: key.into(),
-                    secret: c_string(secret.expose()),
-                },
-            )
-        };
+        unsafe { write_out(out, keyscope_created_key::from((key, secret))) };
         Ok(())
     })
 }
