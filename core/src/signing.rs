@@ -1,4 +1,4 @@
-//! Token signing keys (SPEC §5): the `signing_keys` option, else the
+//! Token signing keys: the `signing_keys` option, else the
 //! `KEYSCOPE_SIGNING_KEYS` environment variable, else a key file next to the database
 //! that every process opening the same store shares.
 
@@ -237,7 +237,7 @@ fn load_or_create(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc_o_nofollow())
+            .custom_flags(open_flags())
             .open(&tmp)
             .map_err(io)?;
         f.write_all(contents.as_bytes()).map_err(io)?;
@@ -253,27 +253,26 @@ fn load_or_create(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     }
 }
 
-/// `O_NOFOLLOW` on Linux and the BSDs.
-fn libc_o_nofollow() -> i32 {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        0o400000
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        0x0100
-    }
+/// Flags for every open of the key file: never follow a symbolic link, and never
+/// block (a FIFO planted at the path would otherwise hang `open` until a writer came).
+fn open_flags() -> i32 {
+    libc::O_NOFOLLOW | libc::O_NONBLOCK
 }
 
-fn read_key_file(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut f: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_o_nofollow())
-        .open(path)?;
-    let meta = f.metadata()?;
+/// Checks the open key file by its descriptor (no race with the path): a regular
+/// file, owned by the effective user, not readable or writable by group or others.
+fn check_key_file(meta: &fs::Metadata) -> std::io::Result<()> {
     let bad = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
-    if !meta.is_file() {
+    if !meta.file_type().is_file() {
         return Err(bad("is not a regular file".into()));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if meta.uid() != euid {
+        return Err(bad(format!(
+            "is owned by uid {}, not by this process's effective uid {euid}",
+            meta.uid()
+        )));
     }
     if meta.mode() & 0o077 != 0 {
         return Err(bad(format!(
@@ -281,6 +280,16 @@ fn read_key_file(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
             meta.mode() & 0o777
         )));
     }
+    Ok(())
+}
+
+fn read_key_file(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut f: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(open_flags())
+        .open(path)?;
+    // `File::metadata` is fstat on the descriptor just opened.
+    check_key_file(&f.metadata()?)?;
     let mut text = Zeroizing::new(String::new());
     f.read_to_string(&mut text)?;
     let body: String = text
@@ -376,5 +385,53 @@ mod tests {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(results.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn key_file_owned_by_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db.signing-keys");
+        load_or_create(&path).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let other = unsafe { libc::geteuid() }.wrapping_add(4242);
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        if unsafe { libc::chown(c.as_ptr(), other, u32::MAX) } != 0 {
+            eprintln!("skipped: cannot chown (not root)");
+            return;
+        }
+        let e = load_or_create(&path).unwrap_err();
+        assert!(e.message().contains("owned by uid"), "{e}");
+    }
+
+    #[test]
+    fn key_file_fifo_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db.signing-keys");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_or_create(&p).map(|_| ()));
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(r) => {
+                let e = r.unwrap_err();
+                assert!(e.message().contains("not a regular file"), "{e}");
+            }
+            Err(_) => {
+                // Unblock the stuck open so the test process can exit, then fail.
+                let _ = OpenOptions::new().write(true).open(&path);
+                panic!("opening a FIFO key file hangs");
+            }
+        }
+    }
+
+    #[test]
+    fn key_file_open_flags_are_the_platform_constants() {
+        assert_ne!(open_flags() & libc::O_NOFOLLOW, 0);
+        assert_ne!(open_flags() & libc::O_NONBLOCK, 0);
     }
 }
