@@ -1,4 +1,4 @@
-//! HTTP helpers, no server needed (SPEC §7): the OAuth 2.0 token endpoint
+//! HTTP helpers, no server needed: the OAuth 2.0 token endpoint
 //! (RFC 6749 §4.4), Bearer authorization of a request (RFC 6750), and the client
 //! address behind trusted proxies.
 
@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Permission;
@@ -20,6 +21,14 @@ use crate::token::Principal;
 pub const REALM: &str = "keyscope";
 /// Largest token-request body read.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Most parameters a token request may carry (it needs at most four).
+pub const MAX_FORM_PARAMS: usize = 32;
+/// Longest `error_description` written, in a body or a challenge.
+pub const MAX_DESCRIPTION_BYTES: usize = 128;
+
+/// A decoded form parameter name or value, wiped when dropped (a value may be a
+/// client secret).
+pub type FormText = Zeroizing<String>;
 
 /// An HTTP response: status, headers in order, and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +57,12 @@ impl HttpResponse {
         }
     }
 
-    fn oauth_error(status: u16, error: &str, description: &str) -> Self {
+    /// An OAuth error answer. The description is always one of keyscope's fixed
+    /// texts, never text from the request.
+    fn oauth_error(status: u16, error: &str, description: &'static str) -> Self {
         Self::json(
             status,
-            json!({"error": error, "error_description": description}),
+            json!({"error": error, "error_description": safe_text(description)}),
         )
     }
 
@@ -70,26 +81,32 @@ impl HttpResponse {
 }
 
 /// Decodes `application/x-www-form-urlencoded` text strictly: valid percent-escapes,
-/// UTF-8, and no parameter twice (RFC 6749 §3.2).
-pub fn parse_form(body: &[u8]) -> std::result::Result<Vec<(String, String)>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
-    let mut out: Vec<(String, String)> = Vec::new();
+/// UTF-8, no parameter twice (RFC 6749 §3.2) and at most [`MAX_FORM_PARAMS`]
+/// parameters, in time linear in the body. Errors are fixed texts that quote nothing
+/// from the body; every decoded string is wiped when dropped.
+pub fn parse_form(body: &[u8]) -> std::result::Result<Vec<(FormText, FormText)>, &'static str> {
+    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8")?;
+    let mut out: Vec<(FormText, FormText)> = Vec::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = form_decode(k)?;
-        let v = form_decode(v)?;
-        if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(format!("parameter {k:?} appears more than once"));
+        if out.len() == MAX_FORM_PARAMS {
+            return Err("the request has too many parameters");
         }
-        out.push((k, v));
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.push((form_decode(k)?, form_decode(v)?));
+    }
+    let mut names: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a parameter appears more than once");
     }
     Ok(out)
 }
 
-/// Decodes one form-encoded component (`+` is a space).
-pub fn form_decode(s: &str) -> std::result::Result<String, String> {
+/// Decodes one form-encoded component (`+` is a space). The error is a fixed text:
+/// the component may be a client secret, so it is never quoted.
+pub fn form_decode(s: &str) -> std::result::Result<FormText, &'static str> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+    let mut out = Zeroizing::new(Vec::with_capacity(b.len()));
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -100,7 +117,7 @@ pub fn form_decode(s: &str) -> std::result::Result<String, String> {
                     b.get(i + 1).and_then(|&c| hex(c)),
                     b.get(i + 2).and_then(|&c| hex(c)),
                 ) else {
-                    return Err(format!("bad percent-escape in {s:?}"));
+                    return Err("a parameter has a malformed percent-escape");
                 };
                 out.push((h * 16 + l) as u8);
                 i += 2;
@@ -109,7 +126,22 @@ pub fn form_decode(s: &str) -> std::result::Result<String, String> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| format!("{s:?} does not decode to UTF-8"))
+    if std::str::from_utf8(&out).is_err() {
+        return Err("a parameter does not decode to UTF-8");
+    }
+    let bytes = std::mem::take(&mut *out);
+    Ok(Zeroizing::new(
+        String::from_utf8(bytes).expect("checked to be UTF-8 above"),
+    ))
+}
+
+/// Keeps `s` fit for an HTTP header or an OAuth `error_description`: printable ASCII
+/// without `"` or `\`, at most [`MAX_DESCRIPTION_BYTES`] bytes.
+fn safe_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .take(MAX_DESCRIPTION_BYTES)
+        .collect()
 }
 
 /// Reads HTTP Basic credentials (RFC 7617), each part form-decoded (RFC 6749 §2.3.1).
@@ -121,33 +153,49 @@ fn basic_credentials(value: &str) -> Option<(String, Secret)> {
     let raw = zeroize::Zeroizing::new(STANDARD.decode(rest.trim()).ok()?);
     let text = std::str::from_utf8(&raw).ok()?;
     let (id, secret) = text.split_once(':')?;
-    Some((
-        form_decode(id).ok()?,
-        Secret::new(form_decode(secret).ok()?),
-    ))
+    let id = form_decode(id).ok()?;
+    let mut secret = form_decode(secret).ok()?;
+    Some((id.to_string(), Secret::new(std::mem::take(&mut *secret))))
 }
 
-fn invalid_client(description: &str) -> HttpResponse {
+fn invalid_client(description: &'static str) -> HttpResponse {
     HttpResponse::oauth_error(401, "invalid_client", description).with_header(
         "WWW-Authenticate",
         format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
     )
 }
 
-/// Quotes a header parameter value (drops characters a quoted-string cannot hold).
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
+/// The fixed `error_description` of a protected request's error: the error's own
+/// message may quote the token (its `alg` or `kid`) or other request text.
+fn bearer_description(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "the request is invalid",
+        ErrorKind::InvalidToken => "the access token is invalid",
+        ErrorKind::TokenExpired => "the access token has expired",
+        ErrorKind::TokenRevoked => "the access token was revoked",
+        ErrorKind::KeyDisabled => "the API key is disabled",
+        ErrorKind::KeyExpired => "the API key has expired",
+        ErrorKind::NetworkDenied
+        | ErrorKind::InsufficientScope
+        | ErrorKind::NotFound
+        | ErrorKind::Conflict
+        | ErrorKind::InvalidCredentials
+        | ErrorKind::InvalidScope
+        | ErrorKind::RateLimited
+        | ErrorKind::Storage
+        | ErrorKind::Internal => "the request failed",
+    }
 }
 
 /// The status and `WWW-Authenticate` challenge for an error of a protected request
-/// (RFC 6750 §3). No wildcard arm: every kind has an answer.
+/// (RFC 6750 §3). No wildcard arm: every kind has an answer. The challenge holds only
+/// fixed texts and the required scope, made of validated names, so it is short
+/// printable ASCII whatever the request held.
 pub fn bearer_challenge(err: &Error) -> (u16, Option<String>) {
     let with_error = |code: &str| {
         format!(
             "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
-            quoted(err.message())
+            safe_text(bearer_description(err.kind()))
         )
     };
     match err.kind() {
@@ -162,7 +210,7 @@ pub fn bearer_challenge(err: &Error) -> (u16, Option<String>) {
             403,
             Some(format!(
                 "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
-                quoted(err.required_scope().unwrap_or(""))
+                safe_text(err.required_scope().unwrap_or(""))
             )),
         ),
         ErrorKind::NotFound
@@ -184,18 +232,29 @@ pub fn header_permission(permission: &str) -> Result<Permission> {
     })
 }
 
-/// The token-endpoint response for an error of `issue_token`. No wildcard arm.
+/// The token-endpoint response for an error of `issue_token`. No wildcard arm. The
+/// descriptions are fixed: an error's own message may quote the request (a scope, an
+/// address).
 fn token_error(err: &Error) -> HttpResponse {
     match err.kind() {
-        ErrorKind::InvalidInput => HttpResponse::oauth_error(400, "invalid_request", err.message()),
-        ErrorKind::InvalidCredentials
-        | ErrorKind::NetworkDenied
-        | ErrorKind::KeyDisabled
-        | ErrorKind::KeyExpired => invalid_client(err.message()),
-        ErrorKind::InvalidScope => HttpResponse::oauth_error(400, "invalid_scope", err.message()),
-        ErrorKind::RateLimited => HttpResponse::json(
+        ErrorKind::InvalidInput => {
+            HttpResponse::oauth_error(400, "invalid_request", "the request is invalid")
+        }
+        ErrorKind::InvalidCredentials => invalid_client("invalid client credentials"),
+        ErrorKind::NetworkDenied => {
+            invalid_client("the client address is not allowed to use this key")
+        }
+        ErrorKind::KeyDisabled => invalid_client("the key is disabled"),
+        ErrorKind::KeyExpired => invalid_client("the key has expired"),
+        ErrorKind::InvalidScope => HttpResponse::oauth_error(
+            400,
+            "invalid_scope",
+            "the requested scope is malformed or not held by the key",
+        ),
+        ErrorKind::RateLimited => HttpResponse::oauth_error(
             429,
-            json!({"error": "rate_limited", "error_description": err.message()}),
+            "rate_limited",
+            "too many failed exchanges for this key; retry later",
         )
         .with_header("Retry-After", err.retry_after().unwrap_or(60).to_string()),
         ErrorKind::NotFound
@@ -223,7 +282,7 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<Timestamp>,
     ) -> HttpResponse {
-        let bad = |why: &str| HttpResponse::oauth_error(400, "invalid_request", why);
+        let bad = |why: &'static str| HttpResponse::oauth_error(400, "invalid_request", why);
         let media = content_type
             .and_then(|c| c.split(';').next())
             .map(str::trim);
@@ -235,21 +294,21 @@ impl KeyStore {
         }
         let form = match parse_form(body) {
             Ok(f) => f,
-            Err(why) => return bad(&why),
+            Err(why) => return bad(why),
         };
         let param = |name: &str| {
             form.iter()
-                .find(|(k, _)| k == name)
+                .find(|(k, _)| k.as_str() == name)
                 .map(|(_, v)| v.as_str())
         };
         match param("grant_type") {
             None => return bad("grant_type is required"),
             Some("client_credentials") => {}
-            Some(other) => {
+            Some(_) => {
                 return HttpResponse::oauth_error(
                     400,
                     "unsupported_grant_type",
-                    &format!("grant_type {other:?} is not supported; use client_credentials"),
+                    "the grant_type is not supported; use client_credentials",
                 );
             }
         }
@@ -358,14 +417,93 @@ mod tests {
 
     #[test]
     fn form_decoding_is_strict() {
-        assert_eq!(
-            parse_form(b"a=1&b=x+y%21").unwrap(),
-            [("a".into(), "1".into()), ("b".into(), "x y!".into())]
-        );
+        let form = parse_form(b"a=1&b=x+y%21").unwrap();
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("a", "1"), ("b", "x y!")]);
         assert!(parse_form(b"a=1&a=2").is_err());
         assert!(parse_form(b"a=%zz").is_err());
         assert!(parse_form(b"a=%ff").is_err());
         assert!(parse_form(&[0xff]).is_err());
+    }
+
+    #[test]
+    fn form_parameters_are_capped_and_duplicates_found_after_decoding() {
+        let body = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert_eq!(
+            parse_form(body(MAX_FORM_PARAMS).as_bytes()).unwrap().len(),
+            32
+        );
+        assert_eq!(
+            parse_form(body(MAX_FORM_PARAMS + 1).as_bytes()),
+            Err("the request has too many parameters")
+        );
+        // 16 KiB of distinct parameters is refused at the cap, not compared pairwise.
+        let big = body(4_800);
+        assert_eq!(
+            parse_form(&big.as_bytes()[..MAX_FORM_BYTES]),
+            Err("the request has too many parameters")
+        );
+        assert_eq!(
+            parse_form(b"a=1&%61=2"),
+            Err("a parameter appears more than once")
+        );
+    }
+
+    #[test]
+    fn form_errors_quote_nothing_from_the_body() {
+        for body in [
+            &b"client_secret=kss_TOPSECRET%zz"[..],
+            b"client_secret=kss_TOPSECRET%ff",
+        ] {
+            let e = parse_form(body).unwrap_err();
+            assert!(!e.contains("TOPSECRET"), "{e}");
+        }
+        let e = form_decode("kss_TOPSECRET%").unwrap_err();
+        assert!(!e.contains("TOPSECRET"), "{e}");
+    }
+
+    #[test]
+    fn safe_text_is_short_printable_ascii() {
+        let t = safe_text(&format!("é\"\\\r\n{}", "x".repeat(4096)));
+        assert_eq!(t.len(), MAX_DESCRIPTION_BYTES);
+        assert!(
+            t.bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        );
+    }
+
+    #[test]
+    fn every_fixed_description_is_already_safe() {
+        use ErrorKind::*;
+        for k in [
+            InvalidInput,
+            NotFound,
+            Conflict,
+            InvalidCredentials,
+            KeyDisabled,
+            KeyExpired,
+            NetworkDenied,
+            InvalidScope,
+            RateLimited,
+            InvalidToken,
+            TokenExpired,
+            TokenRevoked,
+            InsufficientScope,
+            Storage,
+            Internal,
+        ] {
+            let d = bearer_description(k);
+            assert_eq!(safe_text(d), d);
+            let r = token_error(&Error::new(k, "é"));
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            let d = body["error_description"].as_str().unwrap();
+            assert_eq!(safe_text(d), d);
+        }
     }
 
     #[test]
