@@ -2,7 +2,7 @@
 //! address, checked in the specified order against the key's current state.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::grant::{Permission, list_covers, split_target};
+use crate::grant::{Permission, intersect_scope, list_covers, split_target};
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
@@ -123,7 +123,8 @@ impl KeyStore {
                 key_id: claims.sub.to_string(),
                 key_name: key.name.clone(),
                 org: key.org.clone(),
-                scope: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                // What the token allows now: its scope within the key's current grants.
+                scope: intersect_scope(&claims.scope, &key.grants),
                 token_id: claims.jti.to_string(),
                 expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
             })

@@ -196,6 +196,45 @@ pub fn list_covers(list: &str, scope: &str, resource: Option<&str>, needed: Perm
         .any(|(gs, gr, gp)| covers(gs, gr, gp, scope, resource, needed))
 }
 
+/// The grants that both the space-separated list `list` (a token's `scope`) and
+/// `grants` (a key's current grants) allow, in the list's order, each once and none
+/// covered by another. Where a token grant and a key grant overlap, their meet is the
+/// narrower target with the lower permission: a token's `deployments:write` under a
+/// key now holding `deployments.networks:read` gives `deployments.networks:read`.
+pub fn intersect_scope(list: &str, grants: &[Grant]) -> Vec<String> {
+    let mut meets: Vec<(&str, Option<&str>, Permission)> = Vec::new();
+    for (ts, tr, tp) in list.split(' ').filter_map(split_grant) {
+        for g in grants.iter().filter(|g| g.target.scope == ts) {
+            let gr = g.target.resource.as_deref();
+            let resource = match (tr, gr) {
+                (Some(a), Some(b)) if a != b => continue,
+                (Some(a), _) => Some(a),
+                (None, b) => b,
+            };
+            let meet = (ts, resource, tp.min(g.permission));
+            if !meets.contains(&meet) {
+                meets.push(meet);
+            }
+        }
+    }
+    let covered_by_another = |i: usize| {
+        let (s, r, p) = meets[i];
+        meets.iter().enumerate().any(|(j, &(gs, gr, gp))| {
+            j != i && (gs, gr, gp) != (s, r, p) && covers(gs, gr, gp, s, r, p)
+        })
+    };
+    (0..meets.len())
+        .filter(|&i| !covered_by_another(i))
+        .map(|i| {
+            let (s, r, p) = meets[i];
+            match r {
+                Some(r) => format!("{s}.{r}:{p}"),
+                None => format!("{s}:{p}"),
+            }
+        })
+        .collect()
+}
+
 /// Parses a key's grant list: 1–64 grants, no two on the same scope or resource.
 pub fn parse_grants<S: AsRef<str>>(grants: &[S]) -> Result<Vec<Grant>> {
     if grants.is_empty() {
@@ -324,5 +363,40 @@ mod tests {
         let many: Vec<String> = (0..65).map(|i| format!("s{i}:read")).collect();
         assert!(parse_grants(&many[..64]).is_ok());
         assert!(parse_grants(&many).is_err());
+    }
+
+    #[test]
+    fn a_token_scope_is_intersected_with_the_current_grants() {
+        let g = |list: &[&str]| parse_grants(list).unwrap();
+        let both = "deployments:write reports:read";
+        assert_eq!(
+            intersect_scope(both, &g(&["deployments:write", "reports:read"])),
+            ["deployments:write", "reports:read"]
+        );
+        assert_eq!(
+            intersect_scope(both, &g(&["reports:write"])),
+            ["reports:read"],
+            "a grant the key lost is gone; write on the key does not widen read"
+        );
+        assert_eq!(
+            intersect_scope(both, &g(&["deployments.networks:read", "reports:read"])),
+            ["deployments.networks:read", "reports:read"],
+            "narrowed to one resource with the lower permission"
+        );
+        assert_eq!(
+            intersect_scope(
+                "deployments:read deployments.networks:write",
+                &g(&["deployments:read", "deployments.networks:write"])
+            ),
+            ["deployments:read", "deployments.networks:write"],
+            "meets covered by another are dropped"
+        );
+        assert_eq!(
+            intersect_scope(
+                "deployments.regions:read",
+                &g(&["deployments.networks:write"])
+            ),
+            Vec::<String>::new()
+        );
     }
 }

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use keyscope_core::http::HttpResponse;
-use keyscope_core::{Argon2Params, KeyStore, NewKey, Options, Permission, Timestamp};
+use keyscope_core::{Argon2Params, KeyStore, KeyUpdate, NewKey, Options, Permission, Timestamp};
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 const T0: i64 = 1_800_000_000_000;
@@ -149,4 +149,48 @@ fn bearer_challenges_hold_no_attacker_text() {
             &e.message()[..80.min(e.message().len())]
         );
     }
+}
+
+/// Finding 8: `Principal.scope` is what the token allows now, not what it was issued
+/// with.
+#[test]
+fn principal_scope_is_the_token_scope_within_the_current_grants() {
+    let s = KeyStore::open(":memory:", options()).unwrap();
+    let (k, secret) = s
+        .create_key(NewKey {
+            name: "svc".into(),
+            grants: vec!["deployments:write".into(), "reports:read".into()],
+            now: at(T0),
+            ..Default::default()
+        })
+        .unwrap();
+    let tok = s
+        .issue_token(&k.id, &secret, None, None, at(T0))
+        .unwrap()
+        .access_token;
+    let p = s
+        .authorize(&tok, "reports", Permission::Read, None, at(T0))
+        .unwrap();
+    assert_eq!(p.scope, ["deployments:write", "reports:read"]);
+    s.update_key(
+        &k.id,
+        KeyUpdate {
+            grants: Some(vec![
+                "deployments.networks:read".into(),
+                "reports:read".into(),
+                "audit:read".into(),
+            ]),
+            now: at(T0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let p = s
+        .authorize(&tok, "reports", Permission::Read, None, at(T0 + 1000))
+        .unwrap();
+    assert_eq!(
+        p.scope,
+        ["deployments.networks:read", "reports:read"],
+        "no deployments:write any more, and no audit:read the token never had"
+    );
 }
