@@ -55,13 +55,23 @@ impl Throttle {
         Some(((oldest + WINDOW_MS - now.as_millis()).max(1) as u64).div_ceil(1000))
     }
 
+    /// Counts a failed check. When the table is full, keys without failures in the
+    /// window go first, then the key whose latest failure is oldest, one at a time:
+    /// a flood of other keys never hands a locked-out key fresh guesses at once.
     pub fn record_failure(&self, key_id: &str, now: Timestamp, max: u32) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= THROTTLE_KEYS && !map.contains_key(key_id) {
             let start = now.as_millis() - WINDOW_MS;
             map.retain(|_, q| q.back().is_some_and(|&t| t > start));
-            if map.len() >= THROTTLE_KEYS {
-                map.clear();
+            while map.len() >= THROTTLE_KEYS {
+                let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, q)| q.back().copied().unwrap_or(i64::MIN))
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                map.remove(&oldest);
             }
         }
         let q = map.entry(key_id.to_owned()).or_default();
@@ -314,6 +324,34 @@ mod tests {
             t.record_failure(&format!("{i:032x}"), now, 20);
         }
         assert!(t.failures.lock().unwrap().len() <= THROTTLE_KEYS);
+    }
+
+    #[test]
+    fn a_full_throttle_table_evicts_the_oldest_key_not_everything() {
+        let t = Throttle::new();
+        let at = |ms: i64| Timestamp::from_millis(1_800_000_000_000 + ms, "now").unwrap();
+        for i in 0..THROTTLE_KEYS - 1 {
+            t.record_failure(&format!("{i:032x}"), at(i as i64), 2);
+        }
+        let locked = "locked";
+        let late = THROTTLE_KEYS as i64;
+        t.record_failure(locked, at(late), 2);
+        t.record_failure(locked, at(late), 2);
+        assert!(t.limited(locked, at(late + 1), 2).is_some());
+        // The table is full; each newcomer pushes out the oldest key only.
+        for n in 0..3 {
+            t.record_failure(&format!("new{n}"), at(late + 2), 2);
+        }
+        let map = t.failures.lock().unwrap();
+        assert_eq!(map.len(), THROTTLE_KEYS);
+        assert!(!map.contains_key(&format!("{:032x}", 0)));
+        assert!(!map.contains_key(&format!("{:032x}", 2)));
+        assert!(map.contains_key(&format!("{:032x}", 3)));
+        drop(map);
+        assert!(
+            t.limited(locked, at(late + 3), 2).is_some(),
+            "the locked-out key keeps its failures"
+        );
     }
 
     #[test]
