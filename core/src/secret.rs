@@ -217,7 +217,7 @@ pub fn hash(secret: &Secret, params: &Argon2Params) -> Result<String> {
     let hasher = params.hasher()?;
     let argon2_params = hasher.params().clone();
     let mut out = Zeroizing::new([0u8; 32]);
-    with_argon2_memory(argon2_params.block_count(), |blocks| {
+    with_argon2_memory(argon2_params.block_count(), true, |blocks| {
         hasher.hash_password_into_with_memory(
             secret.expose().as_bytes(),
             &salt,
@@ -246,26 +246,54 @@ pub struct Verified {
 }
 
 /// Argon2 working memory kept for reuse: a fresh 19 MiB block costs page faults and
-/// zeroing on every verification. At most one buffer per CPU (up to 4) is kept.
-static MEMORY_POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+/// zeroing on every verification. Only buffers of a store's configured cost are kept,
+/// at most one per CPU (up to 4); a stored hash of another cost (an old one, or a
+/// tampered one asking for far more memory) gets a buffer of its own, freed after use.
+struct MemoryPool {
+    bufs: Vec<Vec<Block>>,
+}
 
-fn with_argon2_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
-    let mut buf = MEMORY_POOL
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .unwrap_or_default();
-    if buf.len() < blocks {
-        buf.resize(blocks, Block::new());
+impl MemoryPool {
+    const fn new() -> Self {
+        MemoryPool { bufs: Vec::new() }
     }
-    let out = f(&mut buf[..blocks]);
+
+    /// A pooled buffer of exactly `blocks` blocks, if one is kept.
+    fn take(&mut self, blocks: usize) -> Option<Vec<Block>> {
+        let i = self.bufs.iter().position(|b| b.len() == blocks)?;
+        Some(self.bufs.swap_remove(i))
+    }
+
+    /// Keeps `buf` for reuse if it has the configured cost and there is room.
+    fn give(&mut self, buf: Vec<Block>, configured: bool, cap: usize) {
+        if configured && self.bufs.len() < cap {
+            self.bufs.push(buf);
+        }
+    }
+}
+
+static MEMORY_POOL: Mutex<MemoryPool> = Mutex::new(MemoryPool::new());
+
+/// Runs `f` on `blocks` blocks of Argon2 memory; `configured` says whether they are
+/// of the store's configured cost (only those return to the pool).
+fn with_argon2_memory<T>(blocks: usize, configured: bool, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let pooled = if configured {
+        MEMORY_POOL
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(blocks)
+    } else {
+        None
+    };
+    let mut buf = pooled.unwrap_or_else(|| vec![Block::new(); blocks]);
+    let out = f(&mut buf[..]);
     let cap = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(4);
-    let mut pool = MEMORY_POOL.lock().unwrap_or_else(|p| p.into_inner());
-    if pool.len() < cap {
-        pool.push(buf);
-    }
+    MEMORY_POOL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .give(buf, configured, cap);
     out
 }
 
@@ -305,7 +333,7 @@ pub fn verify(secret: &Secret, phc: &str, configured: &Argon2Params) -> Result<V
     };
     let argon2 = Argon2::new(Algorithm::Argon2id, version, params.clone());
     let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
-    with_argon2_memory(params.block_count(), |blocks| {
+    with_argon2_memory(params.block_count(), stored == *configured, |blocks| {
         argon2.hash_password_into_with_memory(
             secret.expose().as_bytes(),
             salt,
@@ -437,6 +465,45 @@ mod tests {
             !verify(&generate("kss").unwrap(), &theirs, &CHEAP)
                 .unwrap()
                 .matches
+        );
+    }
+
+    #[test]
+    fn the_memory_pool_keeps_only_buffers_of_the_configured_cost() {
+        let mut pool = MemoryPool::new();
+        pool.give(vec![Block::new(); 64], true, 4);
+        pool.give(vec![Block::new(); 4096], false, 4);
+        assert_eq!(pool.bufs.len(), 1, "a buffer of another cost is not kept");
+        assert!(pool.take(4096).is_none());
+        assert_eq!(pool.take(64).map(|b| b.len()), Some(64));
+        for _ in 0..6 {
+            pool.give(vec![Block::new(); 64], true, 4);
+        }
+        assert_eq!(pool.bufs.len(), 4, "at most cap buffers");
+    }
+
+    #[test]
+    fn verifying_a_hash_of_another_cost_pools_nothing_of_that_size() {
+        // A cost no other test uses, so the process-wide pool is ours to inspect.
+        let odd = Argon2Params {
+            memory_kib: 1032,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let s = generate("kss").unwrap();
+        let h = hash(&s, &odd).unwrap();
+        // Room in the pool, so that only the rule can keep the buffer out of it.
+        MEMORY_POOL.lock().unwrap().bufs.clear();
+        let v = verify(&s, &h, &CHEAP).unwrap();
+        assert!(v.matches && v.needs_rehash);
+        assert!(
+            !MEMORY_POOL
+                .lock()
+                .unwrap()
+                .bufs
+                .iter()
+                .any(|b| b.len() == 1032),
+            "the stored hash's cost is not the configured one: its memory is freed"
         );
     }
 
