@@ -49,13 +49,24 @@ fn signature(token: &str) -> &[u8] {
         .map_or(&[][..], |(_, s)| s.as_bytes())
 }
 
+/// The 6-bit value of a base64url character (anything else folds into 0..64).
+fn sextet(c: u8) -> usize {
+    (match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        other => other & 63,
+    }) as usize
+}
+
 fn slot_of(sig: &[u8]) -> usize {
-    // The signature is random: its first characters spread evenly.
-    let mut h: usize = 0;
-    for &b in sig.iter().take(4) {
-        h = h.wrapping_mul(64).wrapping_add(b as usize);
-    }
-    h % SLOTS
+    // The signature is random: the 12 bits of its first two base64url characters
+    // spread evenly over exactly the 4096 slots.
+    const _: () = assert!(SLOTS == 1 << 12);
+    let at = |i: usize| sig.get(i).map_or(0, |&c| sextet(c));
+    (at(0) << 6 | at(1)) % SLOTS
 }
 
 impl TokenCache {
@@ -84,5 +95,30 @@ impl TokenCache {
     pub fn insert(&self, verified: Arc<VerifiedToken>) {
         let slot = slot_of(signature(&verified.token));
         self.slots[slot].store(Some(verified));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    #[test]
+    fn signatures_reach_every_slot() {
+        let mut hit = vec![false; SLOTS];
+        for &a in B64URL {
+            for &b in B64URL {
+                hit[slot_of(&[a, b, b'x', b'y'])] = true;
+            }
+        }
+        assert_eq!(hit.iter().filter(|&&h| h).count(), SLOTS);
+    }
+
+    #[test]
+    fn odd_signatures_still_land_in_a_slot() {
+        for sig in [&b""[..], b"A", b"\xff\xfe", b"=="] {
+            assert!(slot_of(sig) < SLOTS);
+        }
     }
 }
