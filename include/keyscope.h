@@ -46,7 +46,25 @@
 #define KEYSCOPE_NO_TIME INT64_MIN
 
 /**
- * The outcome of a call: `KEYSCOPE_OK`, or the code of SPEC §8 in upper case.
+ * A key's status at the time of the call that returned it.
+ */
+typedef enum {
+  /**
+   * Enabled and not expired.
+   */
+  KEYSCOPE_KEY_IS_ACTIVE = 0,
+  /**
+   * Enabled and expired.
+   */
+  KEYSCOPE_KEY_IS_EXPIRED = 1,
+  /**
+   * Disabled.
+   */
+  KEYSCOPE_KEY_IS_DISABLED = 2,
+} keyscope_key_state;
+
+/**
+ * The outcome of a call: `KEYSCOPE_OK`, or an error code in upper case.
  */
 typedef enum {
   /**
@@ -116,25 +134,21 @@ typedef enum {
 } keyscope_status;
 
 /**
- * A key's status at the time of the call that returned it.
+ * The permission a request needs. `KEYSCOPE_WRITE` covers `KEYSCOPE_READ`.
  */
 typedef enum {
   /**
-   * Enabled and not expired.
+   * Read-Only.
    */
-  KEYSCOPE_KEY_IS_ACTIVE = 0,
+  KEYSCOPE_READ = 0,
   /**
-   * Enabled and expired.
+   * Read/Write.
    */
-  KEYSCOPE_KEY_IS_EXPIRED = 1,
-  /**
-   * Disabled.
-   */
-  KEYSCOPE_KEY_IS_DISABLED = 2,
-} keyscope_key_state;
+  KEYSCOPE_WRITE = 1,
+} keyscope_permission;
 
 /**
- * Which keys `keyscope_store_list_keys` returns.
+ * Which keys `keyscope_store_list_keys` returns (passed as an `int`).
  */
 typedef enum {
   /**
@@ -158,20 +172,6 @@ typedef enum {
    */
   KEYSCOPE_FILTER_DISABLED = 4,
 } keyscope_key_filter;
-
-/**
- * The permission a request needs. `KEYSCOPE_WRITE` covers `KEYSCOPE_READ`.
- */
-typedef enum {
-  /**
-   * Read-Only.
-   */
-  KEYSCOPE_READ = 0,
-  /**
-   * Read/Write.
-   */
-  KEYSCOPE_WRITE = 1,
-} keyscope_permission;
 
 /**
  * A page of audit records, newest first.
@@ -321,9 +321,10 @@ const char *keyscope_audit_record_change(const keyscope_audit_record *record, si
 
 /**
  * A static, NUL-terminated description of `status` ("not_found: no key with that
- * id"). Never NULL; an unknown value gives "unknown status".
+ * id"). Takes any `int` (a `keyscope_status` value); never NULL; a value that is no
+ * status gives "unknown status".
  */
-const char *keyscope_status_str(keyscope_status status);
+const char *keyscope_status_str(int status);
 
 /**
  * The message of the last failed call on this thread ("" if none). Valid until the
@@ -333,9 +334,10 @@ const char *keyscope_last_error(void);
 
 /**
  * The stable code of `status` (`"not_found"`), as the other languages spell it.
- * Never NULL.
+ * Takes any `int` (a `keyscope_status` value); never NULL; a value that is no status
+ * gives "unknown".
  */
-const char *keyscope_status_code(keyscope_status status);
+const char *keyscope_status_code(int status);
 
 /**
  * True when `secret` has keyscope's form for `prefix` (optional: NULL means "kss")
@@ -661,8 +663,9 @@ keyscope_status keyscope_key_params_add_grant(keyscope_key_params *params,
                                               const char *grant);
 
 /**
- * Clears the grants given so far (for update: sets an empty list, which the key
- * rules refuse; use it to start over).
+ * Forgets the grants added so far, so the builder can start over. It never asks for
+ * an empty grant list (a key holds at least one grant): after it, an update leaves
+ * the key's grants as they are unless grants are added again.
  */
 KEYSCOPE_MUST_USE keyscope_status keyscope_key_params_clear_grants(keyscope_key_params *params);
 
@@ -746,13 +749,14 @@ keyscope_status keyscope_store_get_key(const keyscope_store *s,
                                        keyscope_key **out);
 
 /**
- * One page of keys in creation order. `search` and `cursor` are optional; `limit`
+ * One page of keys in creation order. `filter` is a `keyscope_key_filter` value (any
+ * other is `KEYSCOPE_INVALID_INPUT`); `search` and `cursor` are optional; `limit`
  * is 1–1000; `within_seconds` is the "expiring" horizon (negative: 30 days); `now`
  * is optional.
  */
 KEYSCOPE_MUST_USE
 keyscope_status keyscope_store_list_keys(const keyscope_store *s,
-                                         keyscope_key_filter filter,
+                                         int filter,
                                          const char *search,
                                          uint32_t limit,
                                          const char *cursor,
@@ -829,14 +833,15 @@ keyscope_status keyscope_store_issue_token(const keyscope_store *s,
 
 /**
  * Authorizes a request bearing `token` for `permission` on `resource` (`scope` or
- * `scope.resource`). `client_ip` and `now` are optional. Every check of the
- * specification runs; on success writes the principal to `*out`.
+ * `scope.resource`). `permission` is a `keyscope_permission` value (any other is
+ * `KEYSCOPE_INVALID_INPUT`). `client_ip` and `now` are optional. Every check runs;
+ * on success writes the principal to `*out`.
  */
 KEYSCOPE_MUST_USE
 keyscope_status keyscope_store_authorize(const keyscope_store *s,
                                          const char *token,
                                          const char *resource,
-                                         keyscope_permission permission,
+                                         int permission,
                                          const char *client_ip,
                                          const int64_t *now,
                                          keyscope_principal **out);

@@ -54,6 +54,28 @@ static void test_status_texts(void) {
   CHECK(strcmp(KEYSCOPE_VERSION, "0.0.0") != 0);
 }
 
+/* Values outside an enum, as C may pass them: the unknown texts, or INVALID_INPUT. */
+static void test_out_of_range_enums(keyscope_store *store) {
+  const int bad[] = {-1, 16, 99, -2147483647 - 1, 2147483647};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK(strcmp(keyscope_status_str(bad[i]), "unknown status") == 0);
+    CHECK(strcmp(keyscope_status_code(bad[i]), "unknown") == 0);
+  }
+  CHECK(strcmp(keyscope_status_code(KEYSCOPE_OK), "ok") == 0);
+  CHECK(strcmp(keyscope_status_code(KEYSCOPE_INTERNAL), "internal") == 0);
+  keyscope_principal *pr = NULL;
+  CHECK_STATUS(keyscope_store_authorize(store, "x.y.z", "reports", 2, NULL, NULL, &pr), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "KEYSCOPE_READ") != NULL);
+  CHECK_STATUS(keyscope_store_authorize(store, "x.y.z", "reports", -1, NULL, NULL, &pr), KEYSCOPE_INVALID_INPUT);
+  CHECK(pr == NULL);
+  keyscope_key_list *list = NULL;
+  CHECK_STATUS(keyscope_store_list_keys(store, 5, NULL, 50, NULL, -1, NULL, &list), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_list_keys(store, -1, NULL, 50, NULL, -1, NULL, &list), KEYSCOPE_INVALID_INPUT);
+  CHECK(list == NULL);
+  OK(keyscope_store_list_keys(store, KEYSCOPE_FILTER_DISABLED, NULL, 50, NULL, -1, NULL, &list));
+  keyscope_key_list_free(list);
+}
+
 static void test_null_and_bad_text(keyscope_store *store) {
   keyscope_store *s = NULL;
   keyscope_key *key = NULL;
@@ -440,6 +462,30 @@ static void test_closed_store(const char *dir) {
   keyscope_store_close(b);
 }
 
+/* clear_grants forgets the grants added so far: an update then leaves the key's. */
+static void test_clear_grants(keyscope_store *store) {
+  keyscope_key_params *p = params("clear-grants");
+  int64_t now = T0;
+  keyscope_created_key *c = NULL;
+  OK(keyscope_store_create_key(store, p, &now, &c));
+  keyscope_key_params_free(p);
+  const char *id = keyscope_key_id(keyscope_created_key_key(c));
+  keyscope_key_params *u = NULL;
+  OK(keyscope_key_params_new(&u));
+  OK(keyscope_key_params_add_grant(u, "audit:read"));
+  OK(keyscope_key_params_clear_grants(u));
+  OK(keyscope_key_params_set_description(u, "d2"));
+  keyscope_key *updated = NULL;
+  OK(keyscope_store_update_key(store, id, u, &now, &updated));
+  keyscope_key_params_free(u);
+  CHECK(strcmp(keyscope_key_description(updated), "d2") == 0);
+  CHECK(keyscope_key_grant_count(updated) == 2);
+  CHECK(strcmp(keyscope_key_grant(updated, 0), "deployments.networks:write") == 0);
+  keyscope_key_free(updated);
+  OK(keyscope_store_delete_key(store, id, NULL, &now));
+  keyscope_created_key_free(c);
+}
+
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : ".";
   keyscope_options *o = cheap_options();
@@ -447,11 +493,13 @@ int main(int argc, char **argv) {
   OK(keyscope_store_open(":memory:", o, &store));
   keyscope_options_free(o);
   test_status_texts();
+  test_out_of_range_enums(store);
   test_null_and_bad_text(store);
   test_lifecycle(store);
   test_tokens(store);
   test_options();
   test_closed_store(dir);
+  test_clear_grants(store);
   keyscope_store_close(store);
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);

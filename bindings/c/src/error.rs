@@ -1,11 +1,11 @@
 //! `keyscope_status`, its static texts, and the calling thread's last error message.
 
 use std::cell::RefCell;
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_int};
 
 use keyscope_core::{Error, ErrorKind};
 
-/// The outcome of a call: `KEYSCOPE_OK`, or the code of SPEC §8 in upper case.
+/// The outcome of a call: `KEYSCOPE_OK`, or an error code in upper case.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum keyscope_status {
@@ -41,6 +41,33 @@ pub enum keyscope_status {
     KEYSCOPE_STORAGE = 14,
     /// A bug in keyscope (for example a panic caught at the boundary).
     KEYSCOPE_INTERNAL = 15,
+}
+
+impl keyscope_status {
+    /// The status with this value, if it is one. C may pass any `int` where a
+    /// `keyscope_status` is expected; only this conversion reads it.
+    pub fn from_int(value: c_int) -> Option<Self> {
+        use keyscope_status::*;
+        Some(match value {
+            0 => KEYSCOPE_OK,
+            1 => KEYSCOPE_INVALID_INPUT,
+            2 => KEYSCOPE_NOT_FOUND,
+            3 => KEYSCOPE_CONFLICT,
+            4 => KEYSCOPE_INVALID_CREDENTIALS,
+            5 => KEYSCOPE_KEY_DISABLED,
+            6 => KEYSCOPE_KEY_EXPIRED,
+            7 => KEYSCOPE_NETWORK_DENIED,
+            8 => KEYSCOPE_INVALID_SCOPE,
+            9 => KEYSCOPE_RATE_LIMITED,
+            10 => KEYSCOPE_INVALID_TOKEN,
+            11 => KEYSCOPE_TOKEN_EXPIRED,
+            12 => KEYSCOPE_TOKEN_REVOKED,
+            13 => KEYSCOPE_INSUFFICIENT_SCOPE,
+            14 => KEYSCOPE_STORAGE,
+            15 => KEYSCOPE_INTERNAL,
+            _ => return None,
+        })
+    }
 }
 
 /// The status of each core kind. No wildcard arm: a new kind fails to compile until
@@ -95,10 +122,14 @@ pub(crate) fn status_of_result(
 }
 
 /// A static, NUL-terminated description of `status` ("not_found: no key with that
-/// id"). Never NULL; an unknown value gives "unknown status".
+/// id"). Takes any `int` (a `keyscope_status` value); never NULL; a value that is no
+/// status gives "unknown status".
 #[unsafe(no_mangle)]
-pub extern "C" fn keyscope_status_str(status: keyscope_status) -> *const c_char {
+pub extern "C" fn keyscope_status_str(status: c_int) -> *const c_char {
     use keyscope_status::*;
+    let Some(status) = keyscope_status::from_int(status) else {
+        return c"unknown status".as_ptr();
+    };
     let s: &'static [u8] = match status {
         KEYSCOPE_OK => b"ok\0",
         KEYSCOPE_INVALID_INPUT => b"invalid_input: an argument breaks a rule\0",
@@ -134,12 +165,14 @@ pub extern "C" fn keyscope_last_error() -> *const c_char {
 }
 
 /// The stable code of `status` (`"not_found"`), as the other languages spell it.
-/// Never NULL.
+/// Takes any `int` (a `keyscope_status` value); never NULL; a value that is no status
+/// gives "unknown".
 #[unsafe(no_mangle)]
-pub extern "C" fn keyscope_status_code(status: keyscope_status) -> *const c_char {
-    let code: &'static [u8] = match status {
-        keyscope_status::KEYSCOPE_OK => b"ok\0",
-        s => match ErrorKind::ALL.iter().find(|k| status_of(**k) == s) {
+pub extern "C" fn keyscope_status_code(status: c_int) -> *const c_char {
+    let code: &'static [u8] = match keyscope_status::from_int(status) {
+        None => b"unknown\0",
+        Some(keyscope_status::KEYSCOPE_OK) => b"ok\0",
+        Some(s) => match ErrorKind::ALL.iter().find(|k| status_of(**k) == s) {
             Some(k) => CODES[ErrorKind::ALL.iter().position(|x| x == k).unwrap_or(0)],
             None => b"unknown\0",
         },
@@ -193,8 +226,21 @@ mod tests {
         for (i, k) in ErrorKind::ALL.iter().enumerate() {
             let s = status_of(*k);
             assert!(seen.insert(s as i32));
-            let code = unsafe { std::ffi::CStr::from_ptr(keyscope_status_code(s)) };
+            let code = unsafe { std::ffi::CStr::from_ptr(keyscope_status_code(s as c_int)) };
             assert_eq!(code.to_str().unwrap(), k.code(), "{i}");
+        }
+    }
+
+    #[test]
+    fn values_that_are_no_status_get_the_unknown_texts() {
+        let text = |p: *const c_char| unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap();
+        for v in [-1, 16, 99, c_int::MIN, c_int::MAX] {
+            assert_eq!(text(keyscope_status_str(v)), "unknown status");
+            assert_eq!(text(keyscope_status_code(v)), "unknown");
+        }
+        for v in 0..=15 {
+            assert_eq!(keyscope_status::from_int(v).map(|s| s as c_int), Some(v));
+            assert_ne!(text(keyscope_status_code(v)), "unknown");
         }
     }
 }

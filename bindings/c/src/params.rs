@@ -180,8 +180,9 @@ pub unsafe extern "C" fn keyscope_key_params_add_grant(
     })
 }
 
-/// Clears the grants given so far (for update: sets an empty list, which the key
-/// rules refuse; use it to start over).
+/// Forgets the grants added so far, so the builder can start over. It never asks for
+/// an empty grant list (a key holds at least one grant): after it, an update leaves
+/// the key's grants as they are unless grants are added again.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_key_params_clear_grants(

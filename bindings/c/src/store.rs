@@ -1,9 +1,9 @@
 //! `keyscope_store`: the store handle (or an org view of it) and every call on it.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 
 use keyscope_core::key::DEFAULT_WITHIN_MS;
-use keyscope_core::{Error, KeyStore, ListQuery, Permission, Secret, StatusFilter};
+use keyscope_core::{Error, KeyStore, ListQuery, Secret, StatusFilter};
 
 use crate::audit::{keyscope_audit_list, keyscope_summary};
 use crate::boundary::{
@@ -22,7 +22,7 @@ pub struct keyscope_store {
     inner: KeyStore,
 }
 
-/// Which keys `keyscope_store_list_keys` returns.
+/// Which keys `keyscope_store_list_keys` returns (passed as an `int`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum keyscope_key_filter {
@@ -36,6 +36,25 @@ pub enum keyscope_key_filter {
     KEYSCOPE_FILTER_EXPIRING = 3,
     /// Disabled.
     KEYSCOPE_FILTER_DISABLED = 4,
+}
+
+impl keyscope_key_filter {
+    /// The filter with this value; any other `int` is `invalid_input`.
+    fn from_int(value: c_int) -> keyscope_core::Result<StatusFilter> {
+        Ok(match value {
+            0 => StatusFilter::All,
+            1 => StatusFilter::Active,
+            2 => StatusFilter::Expired,
+            3 => StatusFilter::Expiring,
+            4 => StatusFilter::Disabled,
+            _ => {
+                return Err(Error::invalid(
+                    "filter",
+                    format!("{value} is not a keyscope_key_filter"),
+                ));
+            }
+        })
+    }
 }
 
 fn store<'a>(s: *const keyscope_store) -> keyscope_core::Result<&'a KeyStore> {
@@ -131,14 +150,15 @@ pub unsafe extern "C" fn keyscope_store_get_key(
     })
 }
 
-/// One page of keys in creation order. `search` and `cursor` are optional; `limit`
+/// One page of keys in creation order. `filter` is a `keyscope_key_filter` value (any
+/// other is `KEYSCOPE_INVALID_INPUT`); `search` and `cursor` are optional; `limit`
 /// is 1–1000; `within_seconds` is the "expiring" horizon (negative: 30 days); `now`
 /// is optional.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_store_list_keys(
     s: *const keyscope_store,
-    filter: keyscope_key_filter,
+    filter: c_int,
     search: *const c_char,
     limit: u32,
     cursor: *const c_char,
@@ -149,13 +169,7 @@ pub unsafe extern "C" fn keyscope_store_list_keys(
     ffi_status!({
         check_out(out)?;
         let q = ListQuery {
-            status: match filter {
-                keyscope_key_filter::KEYSCOPE_FILTER_ALL => StatusFilter::All,
-                keyscope_key_filter::KEYSCOPE_FILTER_ACTIVE => StatusFilter::Active,
-                keyscope_key_filter::KEYSCOPE_FILTER_EXPIRED => StatusFilter::Expired,
-                keyscope_key_filter::KEYSCOPE_FILTER_EXPIRING => StatusFilter::Expiring,
-                keyscope_key_filter::KEYSCOPE_FILTER_DISABLED => StatusFilter::Disabled,
-            },
+            status: keyscope_key_filter::from_int(filter)?,
             search: unsafe { opt_str(search, "search") }?.map(str::to_owned),
             limit: limit as i64,
             cursor: unsafe { opt_str(cursor, "cursor") }?.map(str::to_owned),
@@ -314,25 +328,28 @@ pub unsafe extern "C" fn keyscope_store_issue_token(
 }
 
 /// Authorizes a request bearing `token` for `permission` on `resource` (`scope` or
-/// `scope.resource`). `client_ip` and `now` are optional. Every check of the
-/// specification runs; on success writes the principal to `*out`.
+/// `scope.resource`). `permission` is a `keyscope_permission` value (any other is
+/// `KEYSCOPE_INVALID_INPUT`). `client_ip` and `now` are optional. Every check runs;
+/// on success writes the principal to `*out`.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_store_authorize(
     s: *const keyscope_store,
     token: *const c_char,
     resource: *const c_char,
-    permission: keyscope_permission,
+    permission: c_int,
     client_ip: *const c_char,
     now: *const i64,
     out: *mut *mut keyscope_principal,
 ) -> keyscope_status {
     ffi_status!({
         check_out(out)?;
-        let permission = match permission {
-            keyscope_permission::KEYSCOPE_READ => Permission::Read,
-            keyscope_permission::KEYSCOPE_WRITE => Permission::Write,
-        };
+        let permission = keyscope_permission::from_int(permission).ok_or_else(|| {
+            Error::invalid(
+                "permission",
+                format!("{permission} is neither KEYSCOPE_READ nor KEYSCOPE_WRITE"),
+            )
+        })?;
         let p = store(s)?.authorize(
             unsafe { arg_str(token, "token") }?,
             unsafe { arg_str(resource, "resource") }?,

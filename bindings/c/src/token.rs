@@ -1,6 +1,6 @@
 //! Access tokens (`keyscope_token`) and principals (`keyscope_principal`).
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_int};
 use std::ptr;
 
 use keyscope_core::{AccessToken, Principal};
@@ -16,6 +16,17 @@ pub enum keyscope_permission {
     KEYSCOPE_READ = 0,
     /// Read/Write.
     KEYSCOPE_WRITE = 1,
+}
+
+impl keyscope_permission {
+    /// The permission with this value, if it is one (C may pass any `int`).
+    pub fn from_int(value: c_int) -> Option<keyscope_core::Permission> {
+        match value {
+            0 => Some(keyscope_core::Permission::Read),
+            1 => Some(keyscope_core::Permission::Write),
+            _ => None,
+        }
+    }
 }
 
 /// An access token. The token text is wiped when freed.
