@@ -2,6 +2,8 @@
 //! `refreshKey`, `issueToken` and `tokenEndpoint` return Promises and run on the
 //! libuv pool; the rest are synchronous.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use keyscope_core::key::DEFAULT_WITHIN_MS;
 use keyscope_core::{
     self as core, Error, KeyUpdate, ListQuery, NewKey, Result as CoreResult, Secret, StatusFilter,
@@ -19,10 +21,31 @@ use crate::options;
 use crate::task::Job;
 
 /// A handle on a keyscope store (SQLite file or `":memory:"`), or a view of it
-/// limited to one organization.
+/// limited to one organization. Closing the store closes its views too; closing a
+/// view detaches only that view.
 #[napi]
 pub struct KeyStore {
-    inner: core::KeyStore,
+    handle: core::KeyStore,
+    /// Set when a view is closed: the view refuses every call, the store and its
+    /// other views carry on.
+    detached: AtomicBool,
+}
+
+impl KeyStore {
+    fn new(handle: core::KeyStore) -> Self {
+        KeyStore {
+            handle,
+            detached: AtomicBool::new(false),
+        }
+    }
+
+    /// The core handle, unless this view was closed (`KEYSCOPE_STORAGE`).
+    fn live(&self) -> CoreResult<&core::KeyStore> {
+        if self.detached.load(Ordering::Acquire) {
+            return Err(Error::storage("this organization view is closed"));
+        }
+        Ok(&self.handle)
+    }
 }
 
 fn now_of(o: &Opts<'_>) -> CoreResult<Option<core::Timestamp>> {
@@ -44,22 +67,21 @@ impl KeyStore {
         let path = text(&path, "path").or_throw(&env)?;
         let options = options::parse(options).or_throw(&env)?;
         let inner = core::KeyStore::open(&path, options).or_throw(&env)?;
-        Ok(KeyStore { inner })
+        Ok(KeyStore::new(inner))
     }
 
     /// The organization this handle manages (`"default"` for the store itself).
     #[napi(getter)]
     pub fn org_name(&self) -> String {
-        self.inner.org_name().to_owned()
+        self.handle.org_name().to_owned()
     }
 
     /// A view limited to organization `name`, with every method of the store.
     #[napi(ts_args_type = "name: string")]
     pub fn org(&self, env: Env, name: Unknown<'_>) -> Result<KeyStore> {
         let name = text(&name, "org").or_throw(&env)?;
-        Ok(KeyStore {
-            inner: self.inner.org(&name).or_throw(&env)?,
-        })
+        let view = self.live().and_then(|s| s.org(&name)).or_throw(&env)?;
+        Ok(KeyStore::new(view))
     }
 
     /// Creates a key. Resolves to `{ key, secret }`; the secret is never shown again.
@@ -111,7 +133,7 @@ impl KeyStore {
                 actor: opt_text(&o, "actor")?,
                 now: now_of(&o)?,
             };
-            let store = self.inner.clone();
+            let store = self.live()?.clone();
             Ok(Box::new(move || store.create_key(new)))
         };
         Job::new(parse(), |(key, secret)| KeyWithSecret {
@@ -131,7 +153,7 @@ impl KeyStore {
         let run = || -> CoreResult<ApiKey> {
             let id = text(&id, "id")?;
             let o = Opts::new(options, "options")?;
-            Ok(self.inner.get_key(&id, now_of(&o)?)?.into())
+            Ok(self.live()?.get_key(&id, now_of(&o)?)?.into())
         };
         run().or_throw(&env)
     }
@@ -161,7 +183,7 @@ impl KeyStore {
                     .unwrap_or(DEFAULT_WITHIN_MS),
                 now: now_of(&o)?,
             };
-            let page = self.inner.list_keys(&q)?;
+            let page = self.live()?.list_keys(&q)?;
             Ok(KeyPage {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: Nullable(page.next_cursor),
@@ -235,7 +257,7 @@ impl KeyStore {
                 actor: opt_text(&o, "actor")?,
                 now: now_of(&o)?,
             };
-            Ok(self.inner.update_key(&id, update)?.into())
+            Ok(self.live()?.update_key(&id, update)?.into())
         };
         run().or_throw(&env)
     }
@@ -262,7 +284,7 @@ impl KeyStore {
                 .unwrap_or(0);
             let actor = opt_text(&o, "actor")?;
             let now = now_of(&o)?;
-            let store = self.inner.clone();
+            let store = self.live()?.clone();
             Ok(Box::new(move || store.refresh_key(&id, grace, actor, now)))
         };
         Job::new(parse(), |(key, secret)| KeyWithSecret {
@@ -282,7 +304,7 @@ impl KeyStore {
         let run = || -> CoreResult<()> {
             let id = text(&id, "id")?;
             let o = Opts::new(options, "options")?;
-            self.inner
+            self.live()?
                 .delete_key(&id, opt_text(&o, "actor")?, now_of(&o)?)
         };
         run().or_throw(&env)
@@ -299,7 +321,7 @@ impl KeyStore {
                 .map(|v| seconds_ms(&v, "within"))
                 .transpose()?
                 .unwrap_or(DEFAULT_WITHIN_MS);
-            Ok(self.inner.summary(within, now_of(&o)?)?.into())
+            Ok(self.live()?.summary(within, now_of(&o)?)?.into())
         };
         run().or_throw(&env)
     }
@@ -318,7 +340,7 @@ impl KeyStore {
                 .unwrap_or(50);
             let cursor = opt_text(&o, "cursor")?;
             let page = self
-                .inner
+                .live()?
                 .audit_log(key_id.as_deref(), limit, cursor.as_deref())?;
             Ok(AuditPage {
                 items: page.items.into_iter().map(AuditRecord::from).collect(),
@@ -348,7 +370,7 @@ impl KeyStore {
             let client_ip = opt_text(&o, "clientIp")?;
             let scope = opt_text(&o, "scope")?;
             let now = now_of(&o)?;
-            let store = self.inner.clone();
+            let store = self.live()?.clone();
             Ok(Box::new(move || {
                 store.issue_token(
                     &key_id,
@@ -376,7 +398,8 @@ impl KeyStore {
         permission: Option<Unknown<'_>>,
         options: Option<Unknown<'_>>,
     ) -> Result<Unknown<'static>> {
-        crate::fast::authorize(&env, &self.inner, token, resource, permission, options)
+        let store = self.live().or_throw(&env)?;
+        crate::fast::authorize(&env, store, token, resource, permission, options)
     }
 
     /// The OAuth 2.0 token endpoint (RFC 6749 §4.4). Resolves to
@@ -399,7 +422,7 @@ impl KeyStore {
                 Either::B(b) => b.to_vec(),
             };
             let now = now_of(&Opts::new(options, "options")?)?;
-            let store = self.inner.clone();
+            let store = self.live()?.clone();
             Ok(Box::new(move || {
                 Ok(store.token_endpoint(
                     authorization.as_deref(),
@@ -437,7 +460,7 @@ impl KeyStore {
             };
             let perm = core::http::header_permission(permission.as_deref().unwrap_or("read"))?;
             Ok(self
-                .inner
+                .live()?
                 .authorize_header(authorization.as_deref(), &resource, perm, client_ip, now)?
                 .into())
         };
@@ -459,7 +482,7 @@ impl KeyStore {
             Some(Either::B(v)) => v,
         };
         let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-        self.inner
+        self.handle
             .client_address(&peer, &refs)
             .map(|ip| ip.to_string())
     }
@@ -468,20 +491,28 @@ impl KeyStore {
     /// rules; returns them in canonical form.
     #[napi]
     pub fn parse_networks(&self, env: Env, text: String) -> Result<Vec<String>> {
-        let nets = self.inner.parse_networks(&text).or_throw(&env)?;
+        let nets = self
+            .live()
+            .and_then(|s| s.parse_networks(&text))
+            .or_throw(&env)?;
         Ok(nets.iter().map(ToString::to_string).collect())
     }
 
     /// Forgets the verified secrets and tokens this handle remembers.
     #[napi]
     pub fn clear_caches(&self) {
-        self.inner.clear_caches();
+        self.handle.clear_caches();
     }
 
-    /// Closes the store (and its views): every later call fails with `KEYSCOPE_STORAGE`.
+    /// Closes the store and its views: every later call fails with `KEYSCOPE_STORAGE`.
+    /// On a view, detaches only that view: the store and its other views stay open.
     #[napi]
     pub fn close(&self) {
-        self.inner.close();
+        if self.handle.is_view() {
+            self.detached.store(true, Ordering::Release);
+        } else {
+            self.handle.close();
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 use keyscope_core::key::DEFAULT_WITHIN_MS;
 use keyscope_core::{self as core, KeyUpdate, ListQuery, NewKey, Permission, Secret, StatusFilter};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -47,10 +49,31 @@ impl<'py> Arg<'py> {
 }
 
 /// A handle on a keyscope store (SQLite file or `":memory:"`), or a view of it limited
-/// to one organization. Use as a context manager to close it.
+/// to one organization. Use as a context manager to close it: closing the store
+/// closes its views too; closing a view detaches only that view.
 #[pyclass(frozen, module = "keyscope")]
 pub struct KeyStore {
-    inner: core::KeyStore,
+    handle: core::KeyStore,
+    /// Set when a view is closed: the view refuses every call, the store and its
+    /// other views carry on.
+    detached: AtomicBool,
+}
+
+impl KeyStore {
+    fn new(handle: core::KeyStore) -> Self {
+        KeyStore {
+            handle,
+            detached: AtomicBool::new(false),
+        }
+    }
+
+    /// The core handle, unless this view was closed (`StorageError`).
+    fn live(&self, py: Python<'_>) -> PyResult<&core::KeyStore> {
+        if self.detached.load(Ordering::Acquire) {
+            return Err(core::Error::storage("this organization view is closed")).py_err(py);
+        }
+        Ok(&self.handle)
+    }
 }
 
 fn secs_or_default(
@@ -90,21 +113,19 @@ impl KeyStore {
         let inner = py
             .detach(|| core::KeyStore::open(&path, options))
             .py_err(py)?;
-        Ok(KeyStore { inner })
+        Ok(KeyStore::new(inner))
     }
 
     /// The organization this handle manages (`"default"` for the store itself).
     #[getter]
     fn org_name(&self) -> &str {
-        self.inner.org_name()
+        self.handle.org_name()
     }
 
     /// A view limited to organization `name`, with every method of the store.
     fn org(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<KeyStore> {
         let name = text(py, name, "org")?;
-        Ok(KeyStore {
-            inner: self.inner.org(&name).py_err(py)?,
-        })
+        Ok(KeyStore::new(self.live(py)?.org(&name).py_err(py)?))
     }
 
     /// Creates a key; returns `(ApiKey, secret)`. The secret is shown only here and by
@@ -123,6 +144,7 @@ impl KeyStore {
         actor: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(ApiKey, String)> {
+        let inner = self.live(py)?;
         let new = NewKey {
             name: text(py, name, "name")?,
             description: opt_text(py, description, "description")?,
@@ -136,7 +158,7 @@ impl KeyStore {
             actor: opt_text(py, actor, "actor")?,
             now: opt_instant(py, now, "now")?,
         };
-        let (key, secret) = py.detach(|| self.inner.create_key(new)).py_err(py)?;
+        let (key, secret) = py.detach(|| inner.create_key(new)).py_err(py)?;
         Ok((ApiKey(key), secret.expose().to_owned()))
     }
 
@@ -148,11 +170,10 @@ impl KeyStore {
         id: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<ApiKey> {
+        let inner = self.live(py)?;
         let id = text(py, id, "id")?;
         let now = opt_instant(py, now, "now")?;
-        Ok(ApiKey(
-            py.detach(|| self.inner.get_key(&id, now)).py_err(py)?,
-        ))
+        Ok(ApiKey(py.detach(|| inner.get_key(&id, now)).py_err(py)?))
     }
 
     /// One page of keys in creation order. `status` is `"all"`, `"active"`,
@@ -169,6 +190,7 @@ impl KeyStore {
         within: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Page> {
+        let inner = self.live(py)?;
         let q = ListQuery {
             status: status.parse::<StatusFilter>().py_err(py)?,
             search: opt_text(py, search, "search")?,
@@ -177,7 +199,7 @@ impl KeyStore {
             within_ms: secs_or_default(py, within, "within", DEFAULT_WITHIN_MS)?,
             now: opt_instant(py, now, "now")?,
         };
-        let page = py.detach(|| self.inner.list_keys(&q)).py_err(py)?;
+        let page = py.detach(|| inner.list_keys(&q)).py_err(py)?;
         key_page(py, page)
     }
 
@@ -200,6 +222,7 @@ impl KeyStore {
         actor: Option<&Bound<'py, PyAny>>,
         now: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<ApiKey> {
+        let inner = self.live(py)?;
         let id = text(py, id, "id")?;
         let update = KeyUpdate {
             name: name
@@ -235,8 +258,7 @@ impl KeyStore {
             now: opt_instant(py, now, "now")?,
         };
         Ok(ApiKey(
-            py.detach(|| self.inner.update_key(&id, update))
-                .py_err(py)?,
+            py.detach(|| inner.update_key(&id, update)).py_err(py)?,
         ))
     }
 
@@ -252,12 +274,13 @@ impl KeyStore {
         actor: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(ApiKey, String)> {
+        let inner = self.live(py)?;
         let id = text(py, id, "id")?;
         let grace = secs_or_default(py, grace, "grace", 0)?;
         let actor = opt_text(py, actor, "actor")?;
         let now = opt_instant(py, now, "now")?;
         let (key, secret) = py
-            .detach(|| self.inner.refresh_key(&id, grace, actor, now))
+            .detach(|| inner.refresh_key(&id, grace, actor, now))
             .py_err(py)?;
         Ok((ApiKey(key), secret.expose().to_owned()))
     }
@@ -271,11 +294,11 @@ impl KeyStore {
         actor: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let inner = self.live(py)?;
         let id = text(py, id, "id")?;
         let actor = opt_text(py, actor, "actor")?;
         let now = opt_instant(py, now, "now")?;
-        py.detach(|| self.inner.delete_key(&id, actor, now))
-            .py_err(py)
+        py.detach(|| inner.delete_key(&id, actor, now)).py_err(py)
     }
 
     /// Counts of this organization's keys: total, active, expired, expiring_soon
@@ -287,12 +310,10 @@ impl KeyStore {
         within: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Summary> {
+        let inner = self.live(py)?;
         let within = secs_or_default(py, within, "within", DEFAULT_WITHIN_MS)?;
         let now = opt_instant(py, now, "now")?;
-        Ok(py
-            .detach(|| self.inner.summary(within, now))
-            .py_err(py)?
-            .into())
+        Ok(py.detach(|| inner.summary(within, now)).py_err(py)?.into())
     }
 
     /// Audit records, newest first; of one key if `key_id` is given.
@@ -304,13 +325,11 @@ impl KeyStore {
         limit: i64,
         cursor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Page> {
+        let inner = self.live(py)?;
         let key_id = opt_text(py, key_id, "key_id")?;
         let cursor = opt_text(py, cursor, "cursor")?;
         let page = py
-            .detach(|| {
-                self.inner
-                    .audit_log(key_id.as_deref(), limit, cursor.as_deref())
-            })
+            .detach(|| inner.audit_log(key_id.as_deref(), limit, cursor.as_deref()))
             .py_err(py)?;
         let items = PyList::empty(py);
         for r in page.items {
@@ -323,7 +342,8 @@ impl KeyStore {
     /// (`"64.100.10.7, 2001:4860::/32"`) with this store's rules; returns them in
     /// canonical form. A bad entry is reported by its position.
     fn parse_networks(&self, py: Python<'_>, text_: PyBackedStr) -> PyResult<Vec<String>> {
-        let nets = self.inner.parse_networks(&text_).py_err(py)?;
+        let inner = self.live(py)?;
+        let nets = inner.parse_networks(&text_).py_err(py)?;
         Ok(nets.iter().map(ToString::to_string).collect())
     }
 
@@ -339,6 +359,7 @@ impl KeyStore {
         scope: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Token> {
+        let inner = self.live(py)?;
         let key_id = text(py, key_id, "key_id")?;
         let secret = Secret::new(text(py, secret, "secret")?);
         let client_ip = opt_text(py, client_ip, "client_ip")?;
@@ -346,7 +367,7 @@ impl KeyStore {
         let now = opt_instant(py, now, "now")?;
         let tok = py
             .detach(|| {
-                self.inner.issue_token(
+                inner.issue_token(
                     &key_id,
                     &secret,
                     client_ip.as_deref(),
@@ -371,10 +392,10 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Principal> {
+        let inner = self.live(py)?;
         let permission = permission.parse::<Permission>().py_err(py)?;
         let now = opt_instant(py, now, "now")?;
-        let p = self
-            .inner
+        let p = inner
             .authorize(token, resource, permission, client_ip, now)
             .py_err(py)?;
         Ok(Principal(p))
@@ -393,6 +414,7 @@ impl KeyStore {
         client_ip: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<HttpAnswer> {
+        let inner = self.live(py)?;
         let authorization = opt_text(py, authorization, "authorization")?;
         let content_type = opt_text(py, content_type, "content_type")?;
         let body: Vec<u8> = if let Ok(b) = body.cast::<PyBytes>() {
@@ -405,7 +427,7 @@ impl KeyStore {
         let client_ip = opt_text(py, client_ip, "client_ip")?;
         let now = opt_instant(py, now, "now")?;
         let r = py.detach(|| {
-            self.inner.token_endpoint(
+            inner.token_endpoint(
                 authorization.as_deref(),
                 content_type.as_deref(),
                 &body,
@@ -428,10 +450,10 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Principal> {
+        let inner = self.live(py)?;
         let permission = keyscope_core::http::header_permission(permission).py_err(py)?;
         let now = opt_instant(py, now, "now")?;
-        let p = self
-            .inner
+        let p = inner
             .authorize_header(authorization, resource, permission, client_ip, now)
             .py_err(py)?;
         Ok(Principal(p))
@@ -447,6 +469,7 @@ impl KeyStore {
         peer: &str,
         x_forwarded_for: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<String>> {
+        let inner = self.live(py)?;
         let headers: Vec<String> = match x_forwarded_for {
             None => Vec::new(),
             Some(v) if v.is_none() => Vec::new(),
@@ -454,21 +477,23 @@ impl KeyStore {
             Some(v) => texts(py, v, "x_forwarded_for")?,
         };
         let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-        Ok(self
-            .inner
-            .client_address(peer, &refs)
-            .map(|ip| ip.to_string()))
+        Ok(inner.client_address(peer, &refs).map(|ip| ip.to_string()))
     }
 
     /// Forgets the verified secrets and tokens this handle remembers (frees memory;
     /// never needed for correctness).
     fn clear_caches(&self) {
-        self.inner.clear_caches();
+        self.handle.clear_caches();
     }
 
-    /// Closes the store (and its views): every later call fails with `StorageError`.
+    /// Closes the store and its views: every later call fails with `StorageError`.
+    /// On a view, detaches only that view: the store and its other views stay open.
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.inner.close());
+        if self.handle.is_view() {
+            self.detached.store(true, Ordering::Release);
+        } else {
+            py.detach(|| self.handle.close());
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -482,6 +507,6 @@ impl KeyStore {
     }
 
     fn __repr__(&self) -> String {
-        format!("KeyStore(org={:?})", self.inner.org_name())
+        format!("KeyStore(org={:?})", self.handle.org_name())
     }
 }

@@ -1,0 +1,69 @@
+'use strict';
+// Regression tests for the findings of the security review (issue 12), through Node.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { memStore, T0, at } = require('./helpers');
+
+const code = (c) => (e) => { assert.equal(e.code, c, e.message); return true; };
+
+test('closing an org view detaches only that view', async () => {
+  const s = memStore();
+  const acme = s.org('acme');
+  const { key } = await acme.createKey({ name: 'a', grants: ['reports:read'], now: T0 });
+  const view = s.org('acme');
+  assert.equal(view.getKey(key.id, { now: T0 }).id, key.id);
+  view.close();
+  view.close(); // twice is fine
+  assert.throws(() => view.getKey(key.id, { now: T0 }), code('KEYSCOPE_STORAGE'));
+  assert.throws(() => view.org('acme'), code('KEYSCOPE_STORAGE'));
+  assert.throws(() => view.parseNetworks('64.100.10.7'), code('KEYSCOPE_STORAGE'));
+  await assert.rejects(view.createKey({ name: 'b', grants: ['reports:read'], now: T0 }), code('KEYSCOPE_STORAGE'));
+  // The store and its other views carry on.
+  assert.equal(acme.getKey(key.id, { now: T0 }).name, 'a');
+  assert.equal(s.summary({ now: T0 }).total, 0);
+  assert.equal(s.org('acme').listKeys({ now: T0 }).items[0].id, key.id);
+  s.close();
+});
+
+test('a closed view refuses authorize; the store still answers', async () => {
+  const s = memStore();
+  const { key, secret } = await s.createKey({ name: 'a', grants: ['reports:read'], now: T0 });
+  const tok = await s.issueToken(key.id, secret, { now: T0 });
+  const view = s.org('default');
+  assert.equal(view.authorize(tok.accessToken, 'reports', 'read', { now: T0 }).keyId, key.id);
+  view.close();
+  assert.throws(() => view.authorize(tok.accessToken, 'reports', 'read', { now: T0 }), code('KEYSCOPE_STORAGE'));
+  await assert.rejects(view.issueToken(key.id, secret, { now: T0 }), code('KEYSCOPE_STORAGE'));
+  assert.equal(s.authorize(tok.accessToken, 'reports', 'read', { now: T0 }).keyId, key.id);
+  s.close();
+});
+
+test('closing the store still closes its views', () => {
+  const s = memStore();
+  const view = s.org('acme');
+  s.close();
+  assert.throws(() => view.summary({ now: T0 }), code('KEYSCOPE_STORAGE'));
+  assert.throws(() => s.summary({ now: T0 }), code('KEYSCOPE_STORAGE'));
+});
+
+test('Principal.scope follows grants narrowed after issue', async () => {
+  const s = memStore();
+  const { key, secret } = await s.createKey({ name: 'a', grants: ['deployments:write', 'reports:read'], now: T0 });
+  const tok = await s.issueToken(key.id, secret, { now: T0 });
+  s.updateKey(key.id, { grants: ['reports:read'], now: T0 });
+  assert.deepEqual(s.authorize(tok.accessToken, 'reports', 'read', { now: at(1000) }).scope, ['reports:read']);
+  s.close();
+});
+
+test('WWW-Authenticate is short printable ASCII whatever the token says', () => {
+  const s = memStore();
+  const b64 = (x) => Buffer.from(x).toString('base64url');
+  const header = JSON.stringify({ alg: '\u00e9'.repeat(2000), typ: 'at+jwt', kid: 'k' });
+  const token = `${b64(header)}.${b64('{}')}.${b64(Buffer.alloc(32))}`;
+  assert.throws(() => s.authorizeHeader(`Bearer ${token}`, 'reports', 'read', { now: T0 }), (e) => {
+    assert.equal(e.status, 401);
+    assert.match(e.wwwAuthenticate, /^[\x20-\x7e]{1,256}$/);
+    return true;
+  });
+  s.close();
+});
