@@ -226,14 +226,31 @@ def build_parser() -> argparse.ArgumentParser:
     codes = ", ".join(f"{c} {n}" for c, n in EXIT_CODES.items())
     p = argparse.ArgumentParser(prog="keyscope", description=__doc__.split("\n\n")[0],
                                 epilog=f"exit status: 0 ok, 2 usage, {codes}")
-    p.add_argument("--db", default=os.environ.get("KEYSCOPE_DB"),
-                   help="the store (default: $KEYSCOPE_DB)")
-    p.add_argument("--org", help="work in this organization (default: \"default\")")
-    p.add_argument("--catalog", help="check grants against a catalog (\"secure_access\")")
-    p.add_argument("--allow-private-networks", action="store_true",
-                   help="accept networks that are not globally reachable")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    def global_options(parser: argparse.ArgumentParser, **defaults: Any) -> None:
+        parser.add_argument("--db", default=defaults.get("db", argparse.SUPPRESS),
+                            help="the store (default: $KEYSCOPE_DB)")
+        parser.add_argument("--org", default=defaults.get("org", argparse.SUPPRESS),
+                            help="work in this organization (default: \"default\")")
+        parser.add_argument("--catalog", default=defaults.get("catalog", argparse.SUPPRESS),
+                            help="check grants against a catalog (\"secure_access\")")
+        parser.add_argument("--allow-private-networks", action="store_true",
+                            default=defaults.get("allow_private_networks", argparse.SUPPRESS),
+                            help="accept networks that are not globally reachable")
+        parser.add_argument("--json", action="store_true", default=defaults.get("json", argparse.SUPPRESS),
+                            help="print JSON for scripts")
+
+    # The global options are accepted before the subcommand and after it
+    # (`keyscope --json list` and `keyscope list --json`); after it, they are only set
+    # when given, so they never undo one given before.
+    global_options(p, db=os.environ.get("KEYSCOPE_DB"), org=None, catalog=None,
+                   allow_private_networks=False, json=False)
+    common = argparse.ArgumentParser(add_help=False)
+    global_options(common)
     sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
 
     def key_fields(sp: argparse.ArgumentParser, update: bool) -> None:
         sp.add_argument("--description", help="free text")
@@ -244,13 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--networks", help="comma-separated addresses or CIDRs")
         sp.add_argument("--actor", help="who makes the change (audit log)")
 
-    c = sub.add_parser("create", help="create a key (prints its secret once)")
+    c = command("create", help="create a key (prints its secret once)")
     c.add_argument("name")
     key_fields(c, update=False)
     c.add_argument("--disabled", action="store_true", help="create it disabled")
     c.set_defaults(func=cmd_create)
 
-    ls = sub.add_parser("list", help="list keys, with the expired / expiring counts on top")
+    ls = command("list", help="list keys, with the expired / expiring counts on top")
     ls.add_argument("--status", default="all", choices=["all", "active", "expired", "expiring", "disabled"])
     ls.add_argument("--search")
     ls.add_argument("--limit", type=int, default=50)
@@ -258,11 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--within", type=int, default=30, help="days counted as expiring soon")
     ls.set_defaults(func=cmd_list)
 
-    sh = sub.add_parser("show", help="show one key")
+    sh = command("show", help="show one key")
     sh.add_argument("id")
     sh.set_defaults(func=cmd_show)
 
-    u = sub.add_parser("update", help="change a key (only the options given)")
+    u = command("update", help="change a key (only the options given)")
     u.add_argument("id")
     u.add_argument("--name", dest="new_name")
     key_fields(u, update=True)
@@ -275,28 +292,28 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--expected-version", type=int)
     u.set_defaults(func=cmd_update)
 
-    r = sub.add_parser("refresh", help="issue a new secret for the same key id")
+    r = command("refresh", help="issue a new secret for the same key id")
     r.add_argument("id")
     r.add_argument("--grace", type=int, default=0, help="seconds the old secret keeps working (≤ 604800)")
     r.add_argument("--actor")
     r.set_defaults(func=cmd_refresh)
 
-    d = sub.add_parser("delete", help="delete a key and revoke its tokens")
+    d = command("delete", help="delete a key and revoke its tokens")
     d.add_argument("id")
     d.add_argument("--actor")
     d.set_defaults(func=cmd_delete)
 
-    sm = sub.add_parser("summary", help="the counts behind the key list")
+    sm = command("summary", help="the counts behind the key list")
     sm.add_argument("--within", type=int, default=30, help="days counted as expiring soon")
     sm.set_defaults(func=cmd_summary)
 
-    a = sub.add_parser("audit", help="the audit log, newest first")
+    a = command("audit", help="the audit log, newest first")
     a.add_argument("id", nargs="?")
     a.add_argument("--limit", type=int, default=50)
     a.add_argument("--cursor")
     a.set_defaults(func=cmd_audit)
 
-    t = sub.add_parser("token", help="exchange a key for an access token (secret from $KEYSCOPE_SECRET or stdin)")
+    t = command("token", help="exchange a key for an access token (secret from $KEYSCOPE_SECRET or stdin)")
     t.add_argument("id")
     t.add_argument("--client-ip")
     t.add_argument("--scope")
