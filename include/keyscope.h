@@ -613,6 +613,37 @@ keyscope_status keyscope_options_set_busy_timeout_ms(keyscope_options *options,
                                                      uint64_t milliseconds);
 
 /**
+ * Seconds `keyscope_store_authorize` keeps answering from memory after a refresh of
+ * its state that failed was due (0–3600, default 30); then `KEYSCOPE_STORAGE` until a
+ * refresh succeeds.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_offline_grace(keyscope_options *options,
+                                                   double seconds);
+
+/**
+ * PostgreSQL only: the schema holding keyscope's tables (default `keyscope`).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_schema(keyscope_options *options,
+                                            const char *schema);
+
+/**
+ * PostgreSQL only: connections per handle, 1–64 (default 4).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_pool_size(keyscope_options *options,
+                                               uint32_t size);
+
+/**
+ * PostgreSQL only: follow changes by LISTEN/NOTIFY as well as by polling (default
+ * true; false for connection poolers that break LISTEN).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_listen(keyscope_options *options,
+                                            bool listen);
+
+/**
  * Creates an empty key-params builder. Free it with `keyscope_key_params_free`.
  */
 KEYSCOPE_MUST_USE keyscope_status keyscope_key_params_new(keyscope_key_params **out);

@@ -243,8 +243,19 @@ export interface KeyStoreOptions {
   revocationStaleness?: number
   /** Addresses or CIDRs whose `X-Forwarded-For` is believed. */
   trustedProxies?: Array<string>
-  /** Seconds a write waits for another writer (default 5). */
+  /** Seconds a call waits for a lock or a connection (default 5). */
   busyTimeout?: number
+  /**
+   * Seconds `authorize` keeps answering from memory after a refresh that failed was
+   * due, 0–3600 (default 30); then `KEYSCOPE_STORAGE` until one succeeds.
+   */
+  offlineGrace?: number
+  /** PostgreSQL only: the schema holding keyscope's tables (default `'keyscope'`). */
+  schema?: string
+  /** PostgreSQL only: connections per handle, 1–64 (default 4). */
+  poolSize?: number
+  /** PostgreSQL only: follow changes by LISTEN/NOTIFY as well as polling (default true). */
+  listen?: boolean
 }
 
 /** A new or refreshed key with its secret: show the secret once, then forget it. */

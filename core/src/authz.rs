@@ -1,8 +1,12 @@
-//! In-memory authorization state (SPEC §6): what `authorize` needs of each key, held
-//! in lock-free snapshots so the hot path touches no disk and takes no store-wide
-//! lock. Freshness across handles and processes comes from SQLite's
-//! `PRAGMA data_version`, polled at most once per `revocation_staleness`, and the
-//! access log, which names the keys to reload.
+//! In-memory authorization state: what `authorize` needs of each key, held in
+//! lock-free snapshots so the hot path touches no disk and takes no store-wide lock.
+//!
+//! Freshness across handles, processes and hosts comes from the store's access log,
+//! which names the keys to reload. An embedded store is polled inline at most once per
+//! `revocation_staleness`; a remote one is followed by a thread of the backend's
+//! (notifications plus a poll), so `authorize` never waits for the network. Either
+//! way, state that could not be refreshed for `revocation_staleness + offline_grace`
+//! is not used: `authorize` fails with `storage` until a refresh succeeds.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grant::Grant;
 use crate::network::Network;
-use crate::store::{Backend, KeyRecord};
+use crate::store::{AccessChanges, Backend, KeyRecord, SyncPoint};
 use crate::time::Timestamp;
 
 const SHARDS: usize = 256;
@@ -58,18 +62,25 @@ struct Shard {
     write: Mutex<()>,
 }
 
-struct SyncState {
-    data_version: i64,
-    last_rev: i64,
-}
+/// After a failed inline refresh, the next attempt comes this soon (or sooner, with a
+/// smaller staleness).
+const RETRY_NS: u64 = 50_000_000;
+/// A remote store is followed by a thread when the staleness is at least this; below
+/// it `authorize` polls inline.
+const BACKGROUND_MIN_NS: u64 = 50_000_000;
 
 /// The per-handle authorization state cache.
 pub(crate) struct AuthCache {
     shards: Box<[Shard]>,
     start: Instant,
     staleness_ns: u64,
+    grace_ns: u64,
+    background: bool,
     next_check_ns: AtomicU64,
-    sync: Mutex<SyncState>,
+    /// When the last successful refresh began (monotonic, since `start`): the state is
+    /// at least that fresh.
+    synced_ns: AtomicU64,
+    sync: Mutex<SyncPoint>,
 }
 
 fn shard_of(id: &str) -> usize {
@@ -84,7 +95,7 @@ fn shard_of(id: &str) -> usize {
 
 impl AuthCache {
     /// A cache synchronized with `backend` as of now.
-    pub fn new(backend: &dyn Backend, staleness: Duration) -> Result<Self> {
+    pub fn new(backend: &dyn Backend, staleness: Duration, grace: Duration) -> Result<Self> {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 map: ArcSwap::from_pointee(HashMap::new()),
@@ -92,44 +103,91 @@ impl AuthCache {
                 write: Mutex::new(()),
             })
             .collect();
+        let staleness_ns = staleness.as_nanos() as u64;
         Ok(AuthCache {
             shards,
             start: Instant::now(),
-            staleness_ns: staleness.as_nanos() as u64,
+            staleness_ns,
+            grace_ns: grace.as_nanos() as u64,
+            background: backend.syncs_in_background() && staleness_ns >= BACKGROUND_MIN_NS,
             next_check_ns: AtomicU64::new(0),
-            sync: Mutex::new(SyncState {
-                data_version: backend.data_version()?,
-                last_rev: backend.latest_access_rev()?,
-            }),
+            synced_ns: AtomicU64::new(0),
+            sync: Mutex::new(backend.sync_point()?),
         })
     }
 
-    /// Polls the store for changes made through other connections, at most once per
-    /// `revocation_staleness`, and evicts the keys they touched.
-    pub fn refresh_if_due(&self, backend: &dyn Backend) -> Result<()> {
-        let now_ns = self.start.elapsed().as_nanos() as u64;
-        if now_ns < self.next_check_ns.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let Ok(mut sync) = self.sync.try_lock() else {
-            return Ok(()); // another thread is checking right now
-        };
-        self.next_check_ns
-            .store(now_ns + self.staleness_ns, Ordering::Relaxed);
-        let version = backend.data_version()?;
-        if version == sync.data_version {
-            return Ok(());
-        }
-        let changes = backend.access_changes(sync.last_rev)?;
-        if changes.complete {
-            for id in &changes.key_ids {
-                self.evict(id);
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// True when the backend's thread keeps this cache current.
+    pub fn syncs_in_background(&self) -> bool {
+        self.background
+    }
+
+    /// How often the backend's thread polls, notifications or not.
+    pub fn background_interval(&self) -> Duration {
+        Duration::from_nanos((self.staleness_ns / 2).max(10_000_000))
+    }
+
+    /// Reads the changes made through other handles and evicts the keys they touched
+    /// (everything, when the log cannot tell). Returns false when the store could not
+    /// be read; the state then ages toward the offline limit.
+    pub fn sync(&self, backend: &dyn Backend) -> bool {
+        let mut point = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        self.sync_locked(&mut point, backend)
+    }
+
+    fn sync_locked(&self, point: &mut SyncPoint, backend: &dyn Backend) -> bool {
+        let began = self.now_ns();
+        match backend.access_changes(*point) {
+            Ok(AccessChanges::None) => {}
+            Ok(AccessChanges::Keys { to, key_ids }) => {
+                for id in &key_ids {
+                    self.evict(id);
+                }
+                *point = to;
             }
-        } else {
-            self.clear();
+            Ok(AccessChanges::Everything { to }) => {
+                self.clear();
+                *point = to;
+            }
+            Err(_) => return false,
         }
-        sync.last_rev = changes.latest_rev;
-        sync.data_version = version;
+        self.synced_ns.fetch_max(began, Ordering::AcqRel);
+        true
+    }
+
+    /// Before `authorize` answers from memory: polls the store inline when due (not
+    /// when a backend thread follows it), and fails with `storage` once the state is
+    /// older than `revocation_staleness + offline_grace`. A failed poll never counts
+    /// as a refresh, so a lasting fault cannot keep revoked keys working.
+    pub fn refresh_if_due(&self, backend: &dyn Backend) -> Result<()> {
+        let now = self.now_ns();
+        if !self.background
+            && now >= self.next_check_ns.load(Ordering::Relaxed)
+            && let Ok(mut point) = self.sync.try_lock()
+        {
+            let ok = self.sync_locked(&mut point, backend);
+            let wait = if ok {
+                self.staleness_ns
+            } else {
+                self.staleness_ns.min(RETRY_NS)
+            };
+            self.next_check_ns.store(now + wait, Ordering::Relaxed);
+        }
+        let synced = self.synced_ns.load(Ordering::Acquire);
+        let limit = synced
+            .saturating_add(self.staleness_ns)
+            .saturating_add(self.grace_ns);
+        if now > limit {
+            return Err(Error::storage(format!(
+                "the key state could not be refreshed from the store for {:.1} s \
+                 (revocation_staleness + offline_grace is {:.1} s)",
+                (now - synced) as f64 / 1e9,
+                (self.staleness_ns + self.grace_ns) as f64 / 1e9
+            )));
+        }
         Ok(())
     }
 

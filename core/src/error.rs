@@ -221,12 +221,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::storage(format!("database error: {e}"))
-    }
-}
-
 /// The result type of every fallible keyscope call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -149,6 +149,33 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
+    /// This filter as an SQL condition — the rule of [`KeyStatus::at`] written once for
+    /// every backend — over the columns `enabled` (boolean) and `expires_at` (Unix
+    /// milliseconds or NULL), with the parameters `:now` and, for `expiring`, `:until`.
+    pub fn sql_condition(self) -> &'static str {
+        match self {
+            StatusFilter::All => "TRUE",
+            StatusFilter::Active => "(enabled AND (expires_at IS NULL OR expires_at > :now))",
+            StatusFilter::Expired => "(enabled AND expires_at <= :now)",
+            StatusFilter::Expiring => "(enabled AND expires_at > :now AND expires_at <= :until)",
+            StatusFilter::Disabled => "(NOT enabled)",
+        }
+    }
+
+    /// The SQL select list behind [`Summary`], built from [`Self::sql_condition`]: the
+    /// columns total, disabled, expired, expiring (to `:until`) and never-expiring,
+    /// each a 64-bit count.
+    pub fn summary_sql_columns() -> String {
+        let count = |cond: &str| format!("COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)");
+        format!(
+            "COUNT(*), {}, {}, {}, {}",
+            count(StatusFilter::Disabled.sql_condition()),
+            count(StatusFilter::Expired.sql_condition()),
+            count(StatusFilter::Expiring.sql_condition()),
+            count("expires_at IS NULL"),
+        )
+    }
+
     /// The filter's name as callers spell it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,8 +16,7 @@ use crate::network::{Network, parse_network_list, parse_networks};
 use crate::options::Options;
 use crate::secret::{self, Secret, is_key_id};
 use crate::signing::SigningKeys;
-use crate::store::sqlite::SqliteBackend;
-use crate::store::{Backend, KeyRecord, KeyScan, PreviousSecret};
+use crate::store::{self, Backend, KeyRecord, KeyScan, PreviousSecret};
 use crate::text::{DEFAULT_ORG, validate_actor, validate_description, validate_name, validate_org};
 use crate::time::Timestamp;
 use crate::token_cache::TokenCache;
@@ -59,19 +58,17 @@ impl std::fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
-    /// Opens (creating if missing) the SQLite store at `path`; `":memory:"` gives a
-    /// private in-memory store.
-    pub fn open(path: &str, options: Options) -> Result<KeyStore> {
+    /// Opens (creating if missing) the store at `location`: an SQLite file path,
+    /// `":memory:"` for a private in-memory store, or a `postgres://` /
+    /// `postgresql://` URL for a database shared by a fleet.
+    pub fn open(location: &str, options: Options) -> Result<KeyStore> {
         options.validate()?;
-        if path.is_empty() {
-            return Err(Error::invalid("path", "must not be empty"));
-        }
-        let backend = SqliteBackend::open(path, Duration::from_millis(options.busy_timeout_ms))?;
-        let signing = SigningKeys::resolve(&options.signing_keys, path)?;
-        Self::with_backend(Box::new(backend), options, signing)
+        let backend = store::open(location, &options.store)?;
+        let signing = SigningKeys::resolve(&options.signing_keys, || backend.signing_keys())?;
+        Self::with_backend(backend, options, signing)
     }
 
-    /// A store over any backend (for tests and future server backends).
+    /// A store over any backend (for tests and other backends).
     pub fn with_backend(
         backend: Box<dyn Backend>,
         options: Options,
@@ -79,25 +76,40 @@ impl KeyStore {
     ) -> Result<KeyStore> {
         options.validate()?;
         let staleness = Duration::from_secs_f64(options.revocation_staleness);
-        let auth = AuthCache::new(backend.as_ref(), staleness)?;
+        let grace = Duration::from_secs_f64(options.offline_grace);
+        let auth = AuthCache::new(backend.as_ref(), staleness, grace)?;
         let trusted_proxies = options
             .trusted_proxies
             .iter()
             .enumerate()
             .map(|(i, p)| Network::parse(p, &format!("trusted_proxies[{i}]")))
             .collect::<Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            backend,
+            options,
+            signing,
+            auth,
+            throttle: Throttle::new(),
+            verified: VerifiedCache::new()?,
+            trusted_proxies,
+            tokens: TokenCache::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        if shared.auth.syncs_in_background() {
+            let weak = Arc::downgrade(&shared);
+            shared.backend.watch(
+                shared.auth.background_interval(),
+                Box::new(move || match weak.upgrade() {
+                    Some(s) if !s.closed.load(std::sync::atomic::Ordering::Relaxed) => {
+                        s.auth.sync(s.backend.as_ref());
+                        true
+                    }
+                    _ => false,
+                }),
+            );
+        }
         Ok(KeyStore {
-            shared: Arc::new(Shared {
-                backend,
-                options,
-                signing,
-                auth,
-                throttle: Throttle::new(),
-                verified: VerifiedCache::new()?,
-                trusted_proxies,
-                tokens: TokenCache::new(),
-                closed: std::sync::atomic::AtomicBool::new(false),
-            }),
+            shared,
             org: DEFAULT_ORG.to_owned(),
             view: false,
         })
@@ -266,7 +278,7 @@ impl KeyStore {
             Some(s) if s.chars().count() > 255 => {
                 return Err(Error::invalid("search", "is longer than 255 characters"));
             }
-            Some(s) if !s.is_empty() => Some(s.to_lowercase()),
+            Some(s) if !s.is_empty() => Some(crate::text::fold(s)),
             _ => None,
         };
         let within = if q.status == StatusFilter::Expiring {

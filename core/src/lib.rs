@@ -1,5 +1,6 @@
-//! keyscope core: API keys with scoped grants and network restrictions, stored in
-//! SQLite and shared by the Python, Node and C bindings.
+//! keyscope core: API keys with scoped grants and network restrictions, stored in an
+//! SQLite file on one machine or a PostgreSQL database for a fleet, and shared by the
+//! Python, Node and C bindings.
 //!
 //! Everything the bindings do is here: the rules of the specification live once, in
 //! the module named for each concept.

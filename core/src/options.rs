@@ -4,9 +4,11 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::secret::{Argon2Params, DEFAULT_PREFIX, validate_prefix};
+use crate::store::StoreOptions;
 
 /// Options of `KeyStore::open`. `Options::default()` gives the documented defaults.
-#[derive(Debug, Clone)]
+/// Its `Debug` output never shows a signing key's secret.
+#[derive(Clone)]
 pub struct Options {
     /// Signing keys `(kid, secret ≥ 32 bytes)`; the first signs, all verify. Empty:
     /// `KEYSCOPE_SIGNING_KEYS`, else the `<db>.signing-keys` file.
@@ -33,8 +35,36 @@ pub struct Options {
     pub revocation_staleness: f64,
     /// Addresses or CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
-    /// How long a write waits for another writer, in milliseconds (default 5000).
-    pub busy_timeout_ms: u64,
+    /// Seconds `authorize` keeps answering from memory after a refresh of its state
+    /// that failed was due (0–3600, default 30); then `storage` until one succeeds.
+    pub offline_grace: f64,
+    /// The storage layer's own options (busy timeout; PostgreSQL schema, pool, LISTEN).
+    pub store: StoreOptions,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.signing_keys.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Options")
+            .field("signing_keys", &format_args!("{kids:?} (secrets redacted)"))
+            .field("catalog", &self.catalog.as_ref().map(|_| "…"))
+            .field("token_ttl", &self.token_ttl)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("allow_private_networks", &self.allow_private_networks)
+            .field("argon2", &self.argon2)
+            .field("secret_prefix", &self.secret_prefix)
+            .field(
+                "max_failed_exchanges_per_minute",
+                &self.max_failed_exchanges_per_minute,
+            )
+            .field("revocation_staleness", &self.revocation_staleness)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("offline_grace", &self.offline_grace)
+            .field("store", &self.store)
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -52,7 +82,8 @@ impl Default for Options {
             max_failed_exchanges_per_minute: 20,
             revocation_staleness: 1.0,
             trusted_proxies: Vec::new(),
-            busy_timeout_ms: 5000,
+            offline_grace: 30.0,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -118,13 +149,10 @@ impl Options {
         for (i, p) in self.trusted_proxies.iter().enumerate() {
             Network::parse(p, &format!("trusted_proxies[{i}]"))?;
         }
-        if self.busy_timeout_ms > 600_000 {
-            return Err(Error::invalid(
-                "busy_timeout",
-                "must be at most 600 seconds",
-            ));
+        if !(0.0..=3600.0).contains(&self.offline_grace) {
+            return Err(Error::invalid("offline_grace", "must be 0 to 3600 seconds"));
         }
-        Ok(())
+        self.store.validate()
     }
 
     /// The audience actually written and required.
@@ -146,6 +174,18 @@ fn check_claim(field: &str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_redacts_signing_key_secrets() {
+        let o = Options {
+            signing_keys: vec![("k1".into(), b"0123456789abcdef-SECRET-0123456789".to_vec())],
+            ..Default::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(shown.contains("k1"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(!shown.contains("48, 49"), "{shown}");
+    }
 
     #[test]
     fn defaults_are_valid() {
@@ -218,6 +258,13 @@ mod tests {
                     ..Default::default()
                 },
                 "trusted_proxies[0]",
+            ),
+            (
+                Options {
+                    offline_grace: 3600.5,
+                    ..Default::default()
+                },
+                "offline_grace",
             ),
         ];
         for (o, field) in cases {

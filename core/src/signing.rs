@@ -58,6 +58,9 @@ impl SigningKey {
     }
 }
 
+/// Signing keys as stored, `(kid, secret)`, with where they came from.
+pub type StoredKeys = (Vec<(String, Vec<u8>)>, KeySource);
+
 /// Where the keys came from, for diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -69,6 +72,8 @@ pub enum KeySource {
     File(PathBuf),
     /// Generated for an in-memory store; lost on close.
     Private,
+    /// The signing-key table of a PostgreSQL store, shared by every host.
+    Database,
 }
 
 /// The keys of a store: the first signs, all verify.
@@ -104,8 +109,12 @@ impl SigningKeys {
         Ok(SigningKeys { keys, source })
     }
 
-    /// Resolves the keys of a store at `db_path` (`":memory:"` gets a private key).
-    pub fn resolve(option: &[(String, Vec<u8>)], db_path: &str) -> Result<Self> {
+    /// Resolves the keys of a store: the option, else the environment, else the
+    /// store's own keys (`stored`: a key file, a database table, or a private key).
+    pub fn resolve(
+        option: &[(String, Vec<u8>)],
+        stored: impl FnOnce() -> Result<StoredKeys>,
+    ) -> Result<Self> {
         if !option.is_empty() {
             return Self::from_pairs(option, KeySource::Option);
         }
@@ -116,16 +125,8 @@ impl SigningKeys {
             check_pairs(&pairs, ENV_VAR)?;
             return Self::from_pairs(&pairs, KeySource::Environment);
         }
-        if db_path == ":memory:" || db_path.is_empty() {
-            return Self::from_pairs(&[generate_pair()?], KeySource::Private);
-        }
-        let real = fs::canonicalize(db_path)
-            .map_err(|e| Error::storage(format!("cannot resolve {db_path:?}: {e}")))?;
-        let mut file = real.into_os_string();
-        file.push(FILE_SUFFIX);
-        let path = PathBuf::from(file);
-        let pairs = load_or_create(&path)?;
-        Self::from_pairs(&pairs, KeySource::File(path))
+        let (pairs, source) = stored()?;
+        Self::from_pairs(&pairs, source)
     }
 
     /// The key that signs new tokens.
@@ -151,7 +152,25 @@ impl SigningKeys {
     }
 }
 
-fn generate_pair() -> Result<(String, Vec<u8>)> {
+/// A private key for an in-memory store, lost on close.
+pub(crate) fn private_keys() -> Result<StoredKeys> {
+    Ok((vec![generate_pair()?], KeySource::Private))
+}
+
+/// The key file next to the real (symlink-resolved) path of the SQLite database at
+/// `db_path`, created on first use.
+pub(crate) fn key_file_keys(db_path: &str) -> Result<StoredKeys> {
+    let real = fs::canonicalize(db_path)
+        .map_err(|e| Error::storage(format!("cannot resolve {db_path:?}: {e}")))?;
+    let mut file = real.into_os_string();
+    file.push(FILE_SUFFIX);
+    let path = PathBuf::from(file);
+    let pairs = load_or_create(&path)?;
+    Ok((pairs, KeySource::File(path)))
+}
+
+/// A new `(kid, 32 random bytes)` pair.
+pub(crate) fn generate_pair() -> Result<(String, Vec<u8>)> {
     let mut secret = vec![0u8; 32];
     random_bytes(&mut secret)?;
     let mut id = [0u8; 4];

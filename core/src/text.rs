@@ -43,6 +43,17 @@ fn check_chars(field: &str, s: &str, allow_line_feed: bool) -> Result<()> {
     Ok(())
 }
 
+/// Text as `list_keys(search=…)` compares it: Unicode lower case, the same on every
+/// backend (never the database's collation).
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// True when `hay`, folded, contains `needle_folded` (already folded by [`fold`]).
+pub fn contains_folded(hay: &str, needle_folded: &str) -> bool {
+    fold(hay).contains(needle_folded)
+}
+
 /// Checks a key name: 1–255 scalar values, no Cc/Cf characters, no leading or
 /// trailing whitespace.
 pub fn validate_name(name: &str) -> Result<()> {

@@ -1,9 +1,12 @@
 //! The HTTP helpers of SPEC §7: the token endpoint and Bearer authorization.
 
+mod common;
+use common::Store;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyscope_core::http::HttpResponse;
-use keyscope_core::{Argon2Params, ErrorKind, KeyStore, NewKey, Options, Permission, Timestamp};
+use keyscope_core::{Argon2Params, ErrorKind, NewKey, Options, Permission, Timestamp};
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 const T0: i64 = 1_800_000_000_000;
@@ -12,19 +15,16 @@ fn at(ms: i64) -> Option<Timestamp> {
     Some(Timestamp::from_millis(ms, "now").unwrap())
 }
 
-fn setup() -> (KeyStore, String, String) {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            argon2: Argon2Params {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            max_failed_exchanges_per_minute: 2,
-            ..Options::default()
+fn setup() -> (Store, String, String) {
+    let s = common::private(Options {
+        argon2: Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
         },
-    )
+        max_failed_exchanges_per_minute: 2,
+        ..Options::default()
+    })
     .unwrap();
     let (k, secret) = s
         .create_key(NewKey {

@@ -1,5 +1,8 @@
 //! The key lifecycle of SPEC §2 through the public API, one test per rule.
 
+mod common;
+use common::Store;
+
 use keyscope_core::key::DEFAULT_WITHIN_MS;
 use keyscope_core::time::DAY_MS;
 use keyscope_core::{
@@ -24,8 +27,8 @@ fn cheap() -> Options {
     }
 }
 
-fn mem() -> KeyStore {
-    KeyStore::open(":memory:", cheap()).unwrap()
+fn mem() -> Store {
+    common::private(cheap()).unwrap()
 }
 
 fn new_key(name: &str) -> NewKey {
@@ -188,13 +191,10 @@ fn bad_input_is_refused_and_nothing_is_stored() {
 
 #[test]
 fn catalog_is_checked_at_write_time() {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            catalog: Some(keyscope_core::Catalog::named("secure_access").unwrap()),
-            ..cheap()
-        },
-    )
+    let s = common::private(Options {
+        catalog: Some(keyscope_core::Catalog::named("secure_access").unwrap()),
+        ..cheap()
+    })
     .unwrap();
     let ok = NewKey {
         grants: vec!["deployments.networks:write".into(), "reports:read".into()],
@@ -218,13 +218,10 @@ fn catalog_is_checked_at_write_time() {
 
 #[test]
 fn private_networks_are_allowed_by_option() {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            allow_private_networks: true,
-            ..cheap()
-        },
-    )
+    let s = common::private(Options {
+        allow_private_networks: true,
+        ..cheap()
+    })
     .unwrap();
     let (k, _) = s
         .create_key(NewKey {

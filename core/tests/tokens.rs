@@ -1,6 +1,9 @@
 //! Token exchange (SPEC §4), access tokens (§5) and authorization (§6), one test per
 //! rule, through the public API.
 
+mod common;
+use common::Store;
+
 use keyscope_core::{
     Argon2Params, ErrorKind, KeyStore, KeyUpdate, NewKey, Options, Permission, Secret, Timestamp,
 };
@@ -25,8 +28,8 @@ fn opts() -> Options {
     }
 }
 
-fn mem() -> KeyStore {
-    KeyStore::open(":memory:", opts()).unwrap()
+fn mem() -> Store {
+    common::private(opts()).unwrap()
 }
 
 fn key(s: &KeyStore, new: NewKey) -> (String, Secret) {
@@ -237,13 +240,10 @@ fn token_never_outlives_its_key() {
 
 #[test]
 fn throttle_limits_failures_but_not_a_known_secret() {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            max_failed_exchanges_per_minute: 3,
-            ..opts()
-        },
-    )
+    let s = common::private(Options {
+        max_failed_exchanges_per_minute: 3,
+        ..opts()
+    })
     .unwrap();
     let (id, secret) = key(&s, NewKey::default());
     s.issue_token(&id, &secret, None, None, at(T0)).unwrap(); // now cached
@@ -324,14 +324,11 @@ fn authorize_checks_resource_and_permission() {
 
 #[test]
 fn expiry_and_issue_time_with_leeway() {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            leeway: 30,
-            token_ttl: 60,
-            ..opts()
-        },
-    )
+    let s = common::private(Options {
+        leeway: 30,
+        token_ttl: 60,
+        ..opts()
+    })
     .unwrap();
     let (id, secret) = key(&s, NewKey::default());
     let t = s
@@ -375,37 +372,28 @@ fn issuer_audience_and_signing_key_must_match() {
         .issue_token(&id, &secret, None, None, at(T0))
         .unwrap()
         .access_token;
-    let other_aud = KeyStore::open(
-        ":memory:",
-        Options {
-            audience: Some("other".into()),
-            ..opts()
-        },
-    )
+    let other_aud = common::private(Options {
+        audience: Some("other".into()),
+        ..opts()
+    })
     .unwrap();
     assert_eq!(
         kind(other_aud.authorize(&t, "reports", READ, None, at(T0))),
         ErrorKind::InvalidToken
     );
-    let other_key = KeyStore::open(
-        ":memory:",
-        Options {
-            signing_keys: vec![("k1".into(), vec![8; 32])],
-            ..opts()
-        },
-    )
+    let other_key = common::private(Options {
+        signing_keys: vec![("k1".into(), vec![8; 32])],
+        ..opts()
+    })
     .unwrap();
     assert_eq!(
         kind(other_key.authorize(&t, "reports", READ, None, at(T0))),
         ErrorKind::InvalidToken
     );
-    let rotated = KeyStore::open(
-        ":memory:",
-        Options {
-            signing_keys: vec![("k2".into(), vec![9; 32]), ("k1".into(), vec![7; 32])],
-            ..opts()
-        },
-    )
+    let rotated = common::private(Options {
+        signing_keys: vec![("k2".into(), vec![9; 32]), ("k1".into(), vec![7; 32])],
+        ..opts()
+    })
     .unwrap();
     assert_eq!(
         kind(rotated.authorize(&t, "reports", READ, None, at(T0))),
@@ -879,13 +867,10 @@ fn a_remembered_signature_does_not_vouch_for_other_claims() {
 
 #[test]
 fn secrets_carry_the_configured_prefix() {
-    let s = KeyStore::open(
-        ":memory:",
-        Options {
-            secret_prefix: "acme".into(),
-            ..opts()
-        },
-    )
+    let s = common::private(Options {
+        secret_prefix: "acme".into(),
+        ..opts()
+    })
     .unwrap();
     let (id, secret) = key(&s, NewKey::default());
     assert!(secret.expose().starts_with("acme_"));

@@ -1,6 +1,9 @@
 //! Replays the shared vectors of `tests/vectors/` (the Python, Node and C suites
 //! replay the same files).
 
+mod common;
+use common::Store;
+
 use keyscope_core::secret::is_well_formed;
 use keyscope_core::{Argon2Params, ErrorKind, KeyStore, NewKey, Options, Permission, Timestamp};
 use serde_json::Value;
@@ -18,7 +21,7 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn store() -> KeyStore {
+fn store() -> Store {
     let opts = Options {
         argon2: Argon2Params {
             memory_kib: 64,
@@ -27,7 +30,7 @@ fn store() -> KeyStore {
         },
         ..Options::default()
     };
-    KeyStore::open(":memory:", opts).unwrap()
+    common::private(opts).unwrap()
 }
 
 fn create(
@@ -134,7 +137,7 @@ fn tokens() {
         signing_keys: vec![(v["kid"].as_str().unwrap().into(), secret)],
         ..Options::default()
     };
-    let s = KeyStore::open(":memory:", opts).unwrap();
+    let s = common::private(opts).unwrap();
     let now = Timestamp::from_unix_seconds(v["now"].as_i64().unwrap(), "now").unwrap();
     for case in v["cases"].as_array().unwrap() {
         let e = s

@@ -270,7 +270,71 @@ pub unsafe extern "C" fn keyscope_options_set_busy_timeout_ms(
 ) -> keyscope_status {
     ffi_status!({
         with(options, |o| {
-            o.busy_timeout_ms = milliseconds;
+            o.store.busy_timeout_ms = milliseconds;
+            Ok(())
+        })
+    })
+}
+
+/// Seconds `keyscope_store_authorize` keeps answering from memory after a refresh of
+/// its state that failed was due (0–3600, default 30); then `KEYSCOPE_STORAGE` until a
+/// refresh succeeds.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_offline_grace(
+    options: *mut keyscope_options,
+    seconds: f64,
+) -> keyscope_status {
+    ffi_status!({
+        with(options, |o| {
+            o.offline_grace = seconds;
+            Ok(())
+        })
+    })
+}
+
+/// PostgreSQL only: the schema holding keyscope's tables (default `keyscope`).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_schema(
+    options: *mut keyscope_options,
+    schema: *const c_char,
+) -> keyscope_status {
+    ffi_status!({
+        let schema = unsafe { arg_str(schema, "schema") }?.to_owned();
+        with(options, |o| {
+            o.store.schema = Some(schema);
+            Ok(())
+        })
+    })
+}
+
+/// PostgreSQL only: connections per handle, 1–64 (default 4).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_pool_size(
+    options: *mut keyscope_options,
+    size: u32,
+) -> keyscope_status {
+    ffi_status!({
+        with(options, |o| {
+            o.store.pool_size = Some(size);
+            Ok(())
+        })
+    })
+}
+
+/// PostgreSQL only: follow changes by LISTEN/NOTIFY as well as by polling (default
+/// true; false for connection poolers that break LISTEN).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_listen(
+    options: *mut keyscope_options,
+    listen: bool,
+) -> keyscope_status {
+    ffi_status!({
+        with(options, |o| {
+            o.store.listen = Some(listen);
             Ok(())
         })
     })

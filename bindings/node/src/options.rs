@@ -22,6 +22,10 @@ const KNOWN: &[&str] = &[
     "revocationStaleness",
     "trustedProxies",
     "busyTimeout",
+    "offlineGrace",
+    "schema",
+    "poolSize",
+    "listen",
 ];
 
 fn u32_of(v: &Unknown<'_>, field: &str) -> Result<u32> {
@@ -155,7 +159,19 @@ pub fn parse(v: Option<Unknown<'_>>) -> Result<Options> {
         if secs < 0.0 {
             return Err(Error::invalid("busyTimeout", "must not be negative"));
         }
-        out.busy_timeout_ms = (secs * 1000.0) as u64;
+        out.store.busy_timeout_ms = (secs * 1000.0) as u64;
+    }
+    if let Some(v) = o.get("offlineGrace")? {
+        out.offline_grace = number(&v, "offlineGrace")?;
+    }
+    if let Some(v) = o.get("schema")? {
+        out.store.schema = Some(text(&v, "schema")?);
+    }
+    if let Some(v) = o.get("poolSize")? {
+        out.store.pool_size = Some(u32_of(&v, "poolSize")?);
+    }
+    if let Some(v) = o.get("listen")? {
+        out.store.listen = Some(boolean(&v, "listen")?);
     }
     out.validate()?;
     Ok(out)

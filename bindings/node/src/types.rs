@@ -56,8 +56,17 @@ pub struct KeyStoreOptions {
     pub revocation_staleness: Option<f64>,
     /// Addresses or CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
-    /// Seconds a write waits for another writer (default 5).
+    /// Seconds a call waits for a lock or a connection (default 5).
     pub busy_timeout: Option<f64>,
+    /// Seconds `authorize` keeps answering from memory after a refresh that failed was
+    /// due, 0–3600 (default 30); then `KEYSCOPE_STORAGE` until one succeeds.
+    pub offline_grace: Option<f64>,
+    /// PostgreSQL only: the schema holding keyscope's tables (default `'keyscope'`).
+    pub schema: Option<String>,
+    /// PostgreSQL only: connections per handle, 1–64 (default 4).
+    pub pool_size: Option<u32>,
+    /// PostgreSQL only: follow changes by LISTEN/NOTIFY as well as polling (default true).
+    pub listen: Option<bool>,
 }
 
 /// Parameters of `createKey`.

@@ -103,9 +103,13 @@ pub fn parse(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Opt
             "trusted_proxies" => o.trusted_proxies = texts(py, &v, f)?,
             "busy_timeout" => {
                 let ms = duration_ms(py, &v, f)?;
-                o.busy_timeout_ms =
+                o.store.busy_timeout_ms =
                     u64::try_from(ms).map_err(|_| invalid(py, f, "must not be negative"))?;
             }
+            "offline_grace" => o.offline_grace = duration_ms(py, &v, f)? as f64 / 1000.0,
+            "schema" => o.store.schema = Some(text(py, &v, f)?),
+            "pool_size" => o.store.pool_size = Some(int(py, &v, f)?),
+            "listen" => o.store.listen = Some(boolean(py, &v, f)?),
             _ => return Err(invalid(py, f, "is not a KeyStore option")),
         }
     }

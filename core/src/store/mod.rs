@@ -1,13 +1,20 @@
-//! The storage backend behind a key store. Domain rules live in [`crate::KeyStore`];
-//! a backend only persists records atomically, so a second backend (PostgreSQL) can
-//! be added without touching them.
+//! The storage backends behind a key store. Domain rules live in [`crate::KeyStore`];
+//! a backend only persists records atomically and tells which keys changed, so the
+//! domain code never knows whether it talks to SQLite or PostgreSQL.
 
+#[cfg(feature = "postgres")]
+pub mod pgurl;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 use crate::grant::Grant;
 use crate::key::{ApiKey, AuditRecord, KeyStatus, StatusFilter, Summary};
 use crate::network::Network;
+use crate::signing::StoredKeys;
 use crate::time::Timestamp;
 
 /// The previous secret kept during a refresh grace.
@@ -80,15 +87,86 @@ impl KeyRecord {
     }
 }
 
-/// What changed in the access log since a revision.
+/// A position in a store's access log: the revision of the newest change a handle has
+/// applied, and that change's random nonce. The nonce tells a restored database (whose
+/// log went back and then forward again over other changes) from the one the handle
+/// followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncPoint {
+    /// Revision of the newest applied change (0: none yet).
+    pub rev: i64,
+    /// That change's nonce (0 for rows written before nonces existed).
+    pub nonce: i64,
+}
+
+/// What changed in the access log after a [`SyncPoint`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessChanges {
-    /// The newest revision seen.
-    pub latest_rev: i64,
-    /// Keys whose access changed (possibly repeated).
-    pub key_ids: Vec<String>,
-    /// False when older rows were trimmed: reload every key.
-    pub complete: bool,
+pub enum AccessChanges {
+    /// Nothing changed.
+    None,
+    /// These keys' access changed (possibly repeated); the log now ends at `to`.
+    Keys {
+        /// The new position.
+        to: SyncPoint,
+        /// Keys to reload.
+        key_ids: Vec<String>,
+    },
+    /// The handle cannot tell what changed — it fell behind the log's retention, or
+    /// the log went backwards (a restore from a backup): reload every key.
+    Everything {
+        /// The new position.
+        to: SyncPoint,
+    },
+}
+
+/// A random non-zero nonce for an access-log row.
+pub(crate) fn new_nonce() -> Result<i64> {
+    let mut b = [0u8; 8];
+    crate::secret::random_bytes(&mut b)?;
+    Ok(i64::from_le_bytes(b) | 1)
+}
+
+/// Decides what a handle at `since` must reload, from the log rows with revision
+/// `since.rev` and newer (`(rev, key_id, nonce)`, ascending) and, when there are none,
+/// the log's head. The row at `since.rev` must still be the one the handle applied:
+/// if it is gone (trimmed) or different (a restore), everything is reloaded.
+pub(crate) fn classify_changes(
+    since: SyncPoint,
+    head: SyncPoint,
+    rows: Vec<(i64, String, i64)>,
+) -> AccessChanges {
+    let Some(last) = rows.last() else {
+        return if since.rev == 0 {
+            AccessChanges::None
+        } else {
+            // The log went backwards past the handle's position: a restore.
+            AccessChanges::Everything { to: head }
+        };
+    };
+    let to = SyncPoint {
+        rev: last.0,
+        nonce: last.2,
+    };
+    let first = &rows[0];
+    if since.rev == 0 {
+        if first.0 != 1 {
+            return AccessChanges::Everything { to };
+        }
+        return AccessChanges::Keys {
+            to,
+            key_ids: rows.into_iter().map(|r| r.1).collect(),
+        };
+    }
+    if first.0 != since.rev || first.2 != since.nonce {
+        return AccessChanges::Everything { to };
+    }
+    if rows.len() == 1 {
+        return AccessChanges::None;
+    }
+    AccessChanges::Keys {
+        to,
+        key_ids: rows.into_iter().skip(1).map(|r| r.1).collect(),
+    }
 }
 
 /// An audit record about to be written.
@@ -151,13 +229,123 @@ pub trait Backend: Send + Sync {
     /// Replaces the secret hash with a re-hash of the same secret at another cost,
     /// only if it is still `old`.
     fn replace_hash(&self, id: &str, old: &str, new: &str) -> Result<()>;
-    /// A number that changes when another connection commits (SQLite's
-    /// `PRAGMA data_version`): cheap to poll.
-    fn data_version(&self) -> Result<i64>;
-    /// The newest access-log revision.
-    fn latest_access_rev(&self) -> Result<i64>;
-    /// The keys whose access changed after access-log revision `after_rev`.
-    fn access_changes(&self, after_rev: i64) -> Result<AccessChanges>;
+    /// The newest position of the access log.
+    fn sync_point(&self) -> Result<SyncPoint>;
+    /// What changed after `since`. Cheap when nothing did (SQLite answers from
+    /// `PRAGMA data_version` without reading the log).
+    fn access_changes(&self, since: SyncPoint) -> Result<AccessChanges>;
+    /// The store's own signing keys, when neither the option nor the environment gives
+    /// any: a key file next to an SQLite database, a table of a PostgreSQL one, a
+    /// private key for an in-memory store.
+    fn signing_keys(&self) -> Result<StoredKeys>;
+    /// True when this backend keeps the handle current from a thread of its own
+    /// (started by [`Backend::watch`]), so `authorize` never polls it inline.
+    fn syncs_in_background(&self) -> bool {
+        false
+    }
+    /// Starts keeping the handle current: `on_change` is called after every
+    /// notification and at least every `interval`; it returns false once the handle
+    /// is gone. The default does nothing (the handle polls inline).
+    fn watch(&self, interval: Duration, on_change: Box<dyn Fn() -> bool + Send>) {
+        let _ = (interval, on_change);
+    }
+    /// Counts a failed secret verification of `key_id` at `at` in the store, and
+    /// returns the failures counted since `since` — for a throttle that holds across
+    /// every handle of the store. `None`: this backend counts per handle only.
+    fn record_failure(&self, key_id: &str, at: Timestamp, since: Timestamp) -> Result<Option<u32>> {
+        let _ = (key_id, at, since);
+        Ok(None)
+    }
+    /// The failed verifications of `key_id` counted in the store since `since`
+    /// (`None`: per handle only).
+    fn recent_failures(&self, key_id: &str, since: Timestamp) -> Result<Option<u32>> {
+        let _ = (key_id, since);
+        Ok(None)
+    }
     /// Releases the backend; every later call fails with `storage`.
     fn close(&self);
+}
+
+/// Options of the storage layer: how long to wait, and (PostgreSQL only) where the
+/// tables live and how many connections a handle keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long a call waits for a lock or a connection, in milliseconds (default
+    /// 5000, at most 600 000).
+    pub busy_timeout_ms: u64,
+    /// PostgreSQL schema holding keyscope's tables (default `keyscope`).
+    pub schema: Option<String>,
+    /// PostgreSQL connections per handle, 1–64 (default 4).
+    pub pool_size: Option<u32>,
+    /// PostgreSQL: follow changes by LISTEN/NOTIFY as well as by polling (default
+    /// true; false for poolers that break LISTEN).
+    pub listen: Option<bool>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout_ms: 5000,
+            schema: None,
+            pool_size: None,
+            listen: None,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Checks the ranges every backend shares.
+    pub fn validate(&self) -> Result<()> {
+        if self.busy_timeout_ms > 600_000 {
+            return Err(Error::invalid(
+                "busy_timeout",
+                "must be at most 600 seconds",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `invalid_input` for each PostgreSQL-only option set on another backend.
+    fn refuse_postgres_only(&self) -> Result<()> {
+        let set = [
+            ("schema", self.schema.is_some()),
+            ("pool_size", self.pool_size.is_some()),
+            ("listen", self.listen.is_some()),
+        ];
+        match set.iter().find(|(_, s)| *s) {
+            Some((name, _)) => Err(Error::invalid(
+                *name,
+                "applies to PostgreSQL stores only (a postgres:// or postgresql:// URL)",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// True when `location` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Opens the backend that `location` names: a `postgres://` or `postgresql://` URL, an
+/// SQLite file path, or `":memory:"`.
+pub fn open(location: &str, options: &StoreOptions) -> Result<Box<dyn Backend>> {
+    options.validate()?;
+    if location.is_empty() {
+        return Err(Error::invalid("path", "must not be empty"));
+    }
+    if is_postgres_url(location) {
+        #[cfg(feature = "postgres")]
+        return Ok(Box::new(postgres::PostgresBackend::open(
+            location, options,
+        )?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(Error::invalid(
+            "path",
+            "this build of keyscope has no PostgreSQL backend (cargo feature `postgres`)",
+        ));
+    }
+    options.refuse_postgres_only()?;
+    let busy = Duration::from_millis(options.busy_timeout_ms);
+    Ok(Box::new(sqlite::SqliteBackend::open(location, busy)?))
 }

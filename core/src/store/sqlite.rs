@@ -9,11 +9,14 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
 };
 
-use super::{AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret};
+use super::{
+    AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret, SyncPoint,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
-use crate::key::{AuditAction, AuditRecord, Summary};
+use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
 use crate::network::Network;
+use crate::signing::{self, StoredKeys};
 use crate::time::Timestamp;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
@@ -59,6 +62,9 @@ const MIGRATIONS: &[&str] = &[
         rev    INTEGER PRIMARY KEY AUTOINCREMENT,
         key_id TEXT NOT NULL
     );",
+    // 3: a random nonce per access-log row, so a handle tells a restored database from
+    // the one it followed.
+    "ALTER TABLE access_log ADD COLUMN nonce INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Rows of the access log kept; a handle further behind reloads every key.
@@ -73,63 +79,108 @@ const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, 
 
 /// A key store in one SQLite file (or `":memory:"`), shared safely by many threads
 /// and processes.
+///
+/// A file store keeps two connections: writes go through one, reads (and
+/// `authorize`'s refreshes and cache misses) through the other, so a read never queues
+/// behind a write that waits out the busy timeout for another process's lock. In WAL
+/// mode a reader is never blocked by a writer.
 pub struct SqliteBackend {
-    conn: Mutex<Option<Connection>>,
+    path: String,
+    write: Mutex<Option<Connection>>,
+    /// `None` for `":memory:"`, whose one connection holds the whole database.
+    read: Option<Mutex<Option<Connection>>>,
+    /// `PRAGMA data_version` of the read connection at the last log read, and the
+    /// position read then: an unchanged version means no other connection committed.
+    seen: Mutex<(i64, SyncPoint)>,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::storage(format!("database error: {e}"))
+    }
+}
+
+fn connect(path: &str, busy_timeout: Duration) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| Error::storage(format!("cannot open {path:?}: {e}")))?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.create_scalar_function(
+        "ks_contains",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let needle: String = ctx.get(2)?;
+            let hit = |i: usize| -> rusqlite::Result<bool> {
+                let hay: Option<String> = ctx.get(i)?;
+                Ok(hay.is_some_and(|h| crate::text::contains_folded(&h, &needle)))
+            };
+            Ok(hit(0)? || hit(1)?)
+        },
+    )?;
+    Ok(conn)
 }
 
 impl SqliteBackend {
     /// Opens (creating if missing) the database at `path` and brings its schema up to
     /// date. A file written by a newer keyscope is refused with `storage`.
     pub fn open(path: &str, busy_timeout: Duration) -> Result<Self> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| Error::storage(format!("cannot open {path:?}: {e}")))?;
-        conn.busy_timeout(busy_timeout)?;
+        let conn = connect(path, busy_timeout)?;
         // Switching a new file to WAL takes an exclusive lock that SQLite does not wait
         // for: processes opening one new store at once retry until the busy timeout.
         let mode: String = with_retry(busy_timeout, || {
             conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         })
         .map_err(|e| db_error(e, "", ""))?;
-        if path != ":memory:" && !mode.eq_ignore_ascii_case("wal") {
+        let memory = path == ":memory:";
+        if !memory && !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::storage(format!(
                 "cannot put {path:?} in WAL mode (got {mode})"
             )));
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        conn.create_scalar_function(
-            "ks_contains",
-            3,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| {
-                let needle: String = ctx.get(2)?;
-                let hit = |i: usize| -> rusqlite::Result<bool> {
-                    let hay: Option<String> = ctx.get(i)?;
-                    Ok(hay.is_some_and(|h| h.to_lowercase().contains(&needle)))
-                };
-                Ok(hit(0)? || hit(1)?)
-            },
-        )?;
         migrate(&conn, busy_timeout)?;
-        Ok(SqliteBackend {
-            conn: Mutex::new(Some(conn)),
-        })
+        let read = if memory {
+            None
+        } else {
+            let r = connect(path, busy_timeout)?;
+            r.execute_batch("PRAGMA foreign_keys = ON;")?;
+            Some(Mutex::new(Some(r)))
+        };
+        let backend = SqliteBackend {
+            path: path.to_owned(),
+            write: Mutex::new(Some(conn)),
+            read,
+            seen: Mutex::new((i64::MIN, SyncPoint::default())),
+        };
+        Ok(backend)
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
-        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            return Err(Error::storage("the store is closed"));
-        }
-        Ok(guard)
+    fn with_write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        with(&self.write, f)
     }
 
-    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut guard = self.lock()?;
-        f(guard.as_mut().expect("checked by lock"))
+    fn with_read<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        with(self.read.as_ref().unwrap_or(&self.write), f)
     }
+}
+
+fn lock(m: &Mutex<Option<Connection>>) -> Result<MutexGuard<'_, Option<Connection>>> {
+    let guard = m.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_none() {
+        return Err(Error::storage("the store is closed"));
+    }
+    Ok(guard)
+}
+
+fn with<T>(
+    m: &Mutex<Option<Connection>>,
+    f: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    let mut guard = lock(m)?;
+    f(guard.as_mut().expect("checked by lock"))
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -288,14 +339,48 @@ fn select_key(conn: &Connection, org: Option<&str>, id: &str) -> Result<Option<K
 
 /// Records that `key_id`'s access changed, and trims the log.
 fn log_access(conn: &Connection, key_id: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO access_log (key_id) VALUES (?1)")?
-        .execute([key_id])?;
+    conn.prepare_cached("INSERT INTO access_log (key_id, nonce) VALUES (?1, ?2)")?
+        .execute(params![key_id, super::new_nonce()?])?;
     let rev = conn.last_insert_rowid();
     if rev % 1000 == 0 {
         conn.prepare_cached("DELETE FROM access_log WHERE rev <= ?1")?
             .execute([rev - ACCESS_LOG_KEEP])?;
     }
     Ok(())
+}
+
+/// The newest position of the log.
+fn head(conn: &Connection) -> Result<SyncPoint> {
+    Ok(conn
+        .prepare_cached("SELECT rev, nonce FROM access_log ORDER BY rev DESC LIMIT 1")?
+        .query_row([], |r| {
+            Ok(SyncPoint {
+                rev: r.get(0)?,
+                nonce: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Reads the log after `since`, telling a trimmed or restored log from a current one.
+fn read_changes(conn: &Connection, since: SyncPoint) -> Result<AccessChanges> {
+    let mut stmt = conn
+        .prepare_cached("SELECT rev, key_id, nonce FROM access_log WHERE rev >= ?1 ORDER BY rev")?;
+    let rows = stmt
+        .query_map([since.rev], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let head = match rows.last() {
+        Some(_) => SyncPoint::default(),
+        None => head(conn)?,
+    };
+    Ok(super::classify_changes(since, head, rows))
 }
 
 fn insert_audit(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> {
@@ -328,7 +413,7 @@ fn write_txn<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>)
 
 impl Backend for SqliteBackend {
     fn insert_key(&self, rec: &mut KeyRecord, audit: &AuditEntry) -> Result<()> {
-        self.with_conn(|conn| {
+        self.with_write(|conn| {
             write_txn(conn, |tx| {
                 tx.prepare_cached(
                     "INSERT INTO keys (id, org, name, description, expires_at, grants, networks,
@@ -361,11 +446,11 @@ impl Backend for SqliteBackend {
     }
 
     fn get_key(&self, org: Option<&str>, id: &str) -> Result<Option<KeyRecord>> {
-        self.with_conn(|conn| select_key(conn, org, id))
+        self.with_read(|conn| select_key(conn, org, id))
     }
 
     fn update_key(&self, org: &str, id: &str, change: &mut Mutation<'_>) -> Result<KeyRecord> {
-        self.with_conn(|conn| {
+        self.with_write(|conn| {
             write_txn(conn, |tx| {
                 let mut rec = select_key(tx, Some(org), id)?.ok_or_else(|| Error::not_found(id))?;
                 let audit = change(&mut rec)?;
@@ -406,7 +491,7 @@ impl Backend for SqliteBackend {
         id: &str,
         audit: &dyn Fn(&KeyRecord) -> AuditEntry,
     ) -> Result<()> {
-        self.with_conn(|conn| {
+        self.with_write(|conn| {
             write_txn(conn, |tx| {
                 let rec = select_key(tx, Some(org), id)?.ok_or_else(|| Error::not_found(id))?;
                 tx.prepare_cached("DELETE FROM keys WHERE seq = ?1")?
@@ -418,46 +503,47 @@ impl Backend for SqliteBackend {
 
     fn scan_keys(&self, scan: &KeyScan<'_>) -> Result<Vec<KeyRecord>> {
         let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE org = :org AND seq > :after
-               AND (:status = 'all'
-                 OR (:status = 'active' AND enabled = 1 AND (expires_at IS NULL OR expires_at > :now))
-                 OR (:status = 'expired' AND enabled = 1 AND expires_at <= :now)
-                 OR (:status = 'expiring' AND enabled = 1 AND expires_at > :now AND expires_at <= :until)
-                 OR (:status = 'disabled' AND enabled = 0))
+            "SELECT {KEY_COLUMNS} FROM keys WHERE org = :org AND seq > :after AND {}
                AND (:search IS NULL OR ks_contains(name, description, :search))
-             ORDER BY seq LIMIT :limit"
+             ORDER BY seq LIMIT :limit",
+            scan.status.sql_condition()
         );
-        self.with_conn(|conn| {
+        self.with_read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                rusqlite::named_params! {
-                    ":org": scan.org,
-                    ":after": scan.after_seq,
-                    ":status": scan.status.as_str(),
-                    ":now": scan.now.as_millis(),
-                    ":until": scan.expiring_until.as_millis(),
-                    ":search": scan.search,
-                    ":limit": scan.limit,
-                },
-                row_to_key,
-            )?;
+            let (now, until) = (scan.now.as_millis(), scan.expiring_until.as_millis());
+            let all: [(&str, &dyn rusqlite::ToSql); 6] = [
+                (":org", &scan.org),
+                (":after", &scan.after_seq),
+                (":now", &now),
+                (":until", &until),
+                (":search", &scan.search),
+                (":limit", &scan.limit),
+            ];
+            // Bind only the parameters this status condition uses.
+            let mut used = Vec::with_capacity(all.len());
+            for (name, value) in all {
+                if stmt.parameter_index(name)?.is_some() {
+                    used.push((name, value));
+                }
+            }
+            let rows = stmt.query_map(used.as_slice(), row_to_key)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
     fn summary(&self, org: &str, now: Timestamp, expiring_until: Timestamp) -> Result<Summary> {
-        self.with_conn(|conn| {
+        self.with_read(|conn| {
             let (total, disabled, expired, expiring, never): (i64, i64, i64, i64, i64) = conn
-                .prepare_cached(
-                    "SELECT COUNT(*),
-                        COALESCE(SUM(enabled = 0), 0),
-                        COALESCE(SUM(enabled = 1 AND expires_at <= ?2), 0),
-                        COALESCE(SUM(enabled = 1 AND expires_at > ?2 AND expires_at <= ?3), 0),
-                        COALESCE(SUM(expires_at IS NULL), 0)
-                     FROM keys WHERE org = ?1",
-                )?
+                .prepare_cached(&format!(
+                    "SELECT {} FROM keys WHERE org = :org",
+                    StatusFilter::summary_sql_columns()
+                ))?
                 .query_row(
-                    params![org, now.as_millis(), expiring_until.as_millis()],
+                    rusqlite::named_params! {
+                        ":org": org,
+                        ":now": now.as_millis(),
+                        ":until": expiring_until.as_millis(),
+                    },
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )?;
             Ok(Summary {
@@ -478,7 +564,7 @@ impl Backend for SqliteBackend {
         before_seq: i64,
         limit: i64,
     ) -> Result<Vec<(i64, AuditRecord)>> {
-        self.with_conn(|conn| {
+        self.with_read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, at, actor, action, key_id, key_name, changes FROM audit
                  WHERE org = ?1 AND (?2 IS NULL OR key_id = ?2) AND seq < ?3
@@ -511,7 +597,7 @@ impl Backend for SqliteBackend {
     }
 
     fn touch_last_used(&self, id: &str, at: Timestamp) -> Result<()> {
-        self.with_conn(|conn| {
+        self.with_write(|conn| {
             conn.prepare_cached("UPDATE keys SET last_used_at = ?2 WHERE id = ?1")?
                 .execute(params![id, at.as_millis()])
                 .map_err(|e| db_error(e, "", ""))?;
@@ -520,7 +606,7 @@ impl Backend for SqliteBackend {
     }
 
     fn replace_hash(&self, id: &str, old: &str, new: &str) -> Result<()> {
-        self.with_conn(|conn| {
+        self.with_write(|conn| {
             conn.prepare_cached(
                 "UPDATE keys SET secret_hash = ?3 WHERE id = ?1 AND secret_hash = ?2",
             )?
@@ -530,49 +616,44 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn data_version(&self) -> Result<i64> {
-        self.with_conn(|conn| Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+    fn sync_point(&self) -> Result<SyncPoint> {
+        self.with_read(|conn| head(conn))
     }
 
-    fn latest_access_rev(&self) -> Result<i64> {
-        self.with_conn(|conn| {
-            Ok(
-                conn.query_row("SELECT COALESCE(MAX(rev), 0) FROM access_log", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-    }
-
-    fn access_changes(&self, after_rev: i64) -> Result<AccessChanges> {
-        self.with_conn(|conn| {
-            let oldest: Option<i64> =
-                conn.query_row("SELECT MIN(rev) FROM access_log", [], |r| r.get(0))?;
-            let mut stmt = conn
-                .prepare_cached("SELECT rev, key_id FROM access_log WHERE rev > ?1 ORDER BY rev")?;
-            let rows = stmt.query_map([after_rev], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
-            let mut changes = AccessChanges {
-                latest_rev: after_rev,
-                key_ids: Vec::new(),
-                complete: true,
-            };
-            for row in rows {
-                let (rev, id) = row?;
-                changes.latest_rev = rev;
-                changes.key_ids.push(id);
+    fn access_changes(&self, since: SyncPoint) -> Result<AccessChanges> {
+        self.with_read(|conn| {
+            let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.0 == version && seen.1 == since {
+                return Ok(AccessChanges::None);
             }
-            // Rows after `after_rev` were trimmed: the caller must reload everything.
-            changes.complete = oldest.is_none_or(|o| o <= after_rev + 1);
+            let changes = read_changes(conn, since)?;
+            let to = match &changes {
+                AccessChanges::None => since,
+                AccessChanges::Keys { to, .. } | AccessChanges::Everything { to } => *to,
+            };
+            *seen = (version, to);
             Ok(changes)
         })
     }
 
+    fn signing_keys(&self) -> Result<StoredKeys> {
+        if self.read.is_none() {
+            signing::private_keys()
+        } else {
+            signing::key_file_keys(&self.path)
+        }
+    }
+
     fn close(&self) {
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(conn) = guard.take() {
-            let _ = conn.close();
+        for m in [Some(&self.write), self.read.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let mut guard = m.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(conn) = guard.take() {
+                let _ = conn.close();
+            }
         }
     }
 }
