@@ -440,7 +440,9 @@ fn a_handle_notices_a_restored_database_and_reloads() {
     });
 }
 
-/// Holds the store's write lock from outside keyscope until dropped.
+/// Holds the store's write lock from outside keyscope until dropped (the connection
+/// is only held, never read).
+#[allow(dead_code)]
 enum WriteLock {
     Sqlite(rusqlite::Connection),
     Postgres(postgres::Client),
