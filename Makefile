@@ -11,7 +11,11 @@ CARGO  ?= cargo
 # lets all three share one build of the dependencies.
 export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: all demo test test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
+# The PostgreSQL server the fleet suites use (each run makes and drops its own schemas).
+KEYSCOPE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export KEYSCOPE_TEST_DATABASE_URL
+
+.PHONY: all demo test pg-check test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
 
 all: test
@@ -49,8 +53,19 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust:
+## Stops with a message when the PostgreSQL suites have no server to talk to.
+pg-check:
+	@$(PYTHON) -c "import socket, urllib.parse as u; p = u.urlparse('$(KEYSCOPE_TEST_DATABASE_URL)'); \
+		socket.create_connection((p.hostname or '127.0.0.1', p.port or 5432), 3).close()" 2>/dev/null || { \
+		echo "make test needs PostgreSQL for the fleet suites, and none answers at $(KEYSCOPE_TEST_DATABASE_URL)."; \
+		echo "Start one (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set"; \
+		echo "KEYSCOPE_TEST_DATABASE_URL=postgresql://user@host:port/db to a server where keyscope may create schemas."; \
+		exit 1; }
+
+## The core suites on SQLite, then again on PostgreSQL (same tests, KEYSCOPE_TEST_BACKEND).
+test-rust: pg-check
 	$(CARGO) test -p keyscope-core -p keyscope-c
+	KEYSCOPE_TEST_BACKEND=postgres $(CARGO) test -p keyscope-core --tests
 
 test-python: python
 	cd python && ../$(PY) -m pytest -q tests

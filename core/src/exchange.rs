@@ -48,11 +48,8 @@ impl Throttle {
         while q.front().is_some_and(|&t| t <= start) {
             q.pop_front();
         }
-        if q.len() < max as usize {
-            return None;
-        }
-        let oldest = *q.front()?;
-        Some(((oldest + WINDOW_MS - now.as_millis()).max(1) as u64).div_ceil(1000))
+        let recent: Vec<i64> = q.iter().rev().take(max as usize).rev().copied().collect();
+        wait_for(&recent, now, max)
     }
 
     /// Counts a failed check. When the table is full, keys without failures in the
@@ -80,6 +77,17 @@ impl Throttle {
             q.pop_front();
         }
     }
+}
+
+/// Given a key's latest failures in the window (at most `max`, ascending), the seconds
+/// until the next attempt may run, or `None` when fewer than `max` are counted: the
+/// wait ends when the oldest of them leaves the window.
+fn wait_for(recent: &[i64], now: Timestamp, max: u32) -> Option<u64> {
+    if recent.len() < max as usize {
+        return None;
+    }
+    let oldest = *recent.first()?;
+    Some(((oldest + WINDOW_MS - now.as_millis()).max(1) as u64).div_ceil(1000))
 }
 
 /// Keyed digests of secrets that passed Argon2, so repeat exchanges skip it. The
@@ -208,12 +216,18 @@ impl KeyStore {
         } else {
             None
         };
-        if matched.is_none()
-            && let Some(wait) =
-                shared
-                    .throttle
-                    .limited(key_id, now, opts.max_failed_exchanges_per_minute)
-        {
+        let max = opts.max_failed_exchanges_per_minute;
+        let window_start = now.plus_millis(-WINDOW_MS);
+        let limited = if matched.is_some() {
+            None
+        } else if shared.backend.counts_failures() {
+            // Counted in the store: the limit holds across every handle and host.
+            let recent = shared.backend.recent_failures(key_id, window_start, max)?;
+            wait_for(&recent, now, max)
+        } else {
+            shared.throttle.limited(key_id, now, max)
+        };
+        if let Some(wait) = limited {
             return Err(Error::new(
                 ErrorKind::RateLimited,
                 format!("too many failed exchanges for this key; retry in {wait} s"),
@@ -254,9 +268,11 @@ impl KeyStore {
             }
         }
         let Some(generation) = matched else {
-            shared
-                .throttle
-                .record_failure(key_id, now, opts.max_failed_exchanges_per_minute);
+            if shared.backend.counts_failures() {
+                shared.backend.record_failure(key_id, now, window_start)?;
+            } else {
+                shared.throttle.record_failure(key_id, now, max);
+            }
             return Err(invalid_credentials());
         };
 

@@ -273,3 +273,46 @@ fn without_listen_a_handle_still_follows_changes_by_polling() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+#[test]
+fn the_throttle_counts_failures_across_every_handle_of_the_fleet() {
+    let db = Db::new_postgres();
+    let mut o = opts(db.schema().unwrap());
+    o.max_failed_exchanges_per_minute = 3;
+    let hosts: Vec<_> = (0..3).map(|_| db.open(o.clone()).unwrap()).collect();
+    let (k, secret) = hosts[0]
+        .create_key(NewKey {
+            name: "k".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let wrong = keyscope_core::secret::generate("kss").unwrap();
+    let t0 = keyscope_core::Timestamp::from_millis(1_900_000_000_000, "now").unwrap();
+    // One guess on each host: three in all, so the fourth is refused wherever it lands,
+    // even on a host that saw no failure itself.
+    for (i, h) in hosts.iter().enumerate() {
+        let e = h
+            .issue_token(&k.id, &wrong, None, None, Some(t0.plus_millis(i as i64)))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidCredentials);
+    }
+    let fresh = db.open(o.clone()).unwrap();
+    let e = fresh
+        .issue_token(&k.id, &wrong, None, None, Some(t0.plus_millis(10)))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(60));
+    // The right secret is limited too until it has been verified once on that handle…
+    assert_eq!(
+        fresh
+            .issue_token(&k.id, &secret, None, None, Some(t0.plus_millis(20)))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::RateLimited
+    );
+    // …and a minute later the window has moved on.
+    fresh
+        .issue_token(&k.id, &secret, None, None, Some(t0.plus_millis(60_001)))
+        .unwrap();
+}

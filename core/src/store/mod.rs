@@ -249,18 +249,23 @@ pub trait Backend: Send + Sync {
     fn watch(&self, interval: Duration, on_change: Box<dyn Fn() -> bool + Send>) {
         let _ = (interval, on_change);
     }
-    /// Counts a failed secret verification of `key_id` at `at` in the store, and
-    /// returns the failures counted since `since` — for a throttle that holds across
-    /// every handle of the store. `None`: this backend counts per handle only.
-    fn record_failure(&self, key_id: &str, at: Timestamp, since: Timestamp) -> Result<Option<u32>> {
-        let _ = (key_id, at, since);
-        Ok(None)
+    /// True when this backend counts failed secret verifications itself, for a
+    /// throttle that holds across every handle and host of the store; otherwise each
+    /// handle counts its own in memory.
+    fn counts_failures(&self) -> bool {
+        false
     }
-    /// The failed verifications of `key_id` counted in the store since `since`
-    /// (`None`: per handle only).
-    fn recent_failures(&self, key_id: &str, since: Timestamp) -> Result<Option<u32>> {
-        let _ = (key_id, since);
-        Ok(None)
+    /// Counts a failed secret verification of `key_id` at `at`, forgetting that key's
+    /// failures before `forget_before`.
+    fn record_failure(&self, key_id: &str, at: Timestamp, forget_before: Timestamp) -> Result<()> {
+        let _ = (key_id, at, forget_before);
+        Ok(())
+    }
+    /// The instants (Unix ms, ascending) of `key_id`'s latest failures after `since`,
+    /// at most `max` of them.
+    fn recent_failures(&self, key_id: &str, since: Timestamp, max: u32) -> Result<Vec<i64>> {
+        let _ = (key_id, since, max);
+        Ok(Vec::new())
     }
     /// Releases the backend; every later call fails with `storage`.
     fn close(&self);

@@ -1069,37 +1069,36 @@ impl Backend for PostgresBackend {
         }
     }
 
-    fn record_failure(&self, key_id: &str, at: Timestamp, since: Timestamp) -> Result<Option<u32>> {
+    fn counts_failures(&self) -> bool {
+        true
+    }
+
+    fn record_failure(&self, key_id: &str, at: Timestamp, forget_before: Timestamp) -> Result<()> {
         self.with_client(|c| {
             let mut tx = c.transaction()?;
             tx.execute(
-                &self.sql("DELETE FROM {s}.failures WHERE key_id = $1 AND at < $2"),
-                &[&key_id, &since.as_millis()],
+                &self.sql("DELETE FROM {s}.failures WHERE key_id = $1 AND at <= $2"),
+                &[&key_id, &forget_before.as_millis()],
             )?;
             tx.execute(
                 &self.sql("INSERT INTO {s}.failures (key_id, at) VALUES ($1, $2)"),
                 &[&key_id, &at.as_millis()],
             )?;
-            let n: i64 = tx
-                .query_one(
-                    &self.sql("SELECT COUNT(*) FROM {s}.failures WHERE key_id = $1 AND at >= $2"),
-                    &[&key_id, &since.as_millis()],
-                )?
-                .get(0);
             tx.commit()?;
-            Ok(Some(n as u32))
+            Ok(())
         })
     }
 
-    fn recent_failures(&self, key_id: &str, since: Timestamp) -> Result<Option<u32>> {
+    fn recent_failures(&self, key_id: &str, since: Timestamp, max: u32) -> Result<Vec<i64>> {
         self.with_client(|c| {
-            let n: i64 = c
-                .query_one(
-                    &self.sql("SELECT COUNT(*) FROM {s}.failures WHERE key_id = $1 AND at >= $2"),
-                    &[&key_id, &since.as_millis()],
-                )?
-                .get(0);
-            Ok(Some(n as u32))
+            let rows = c.query(
+                &self.sql(
+                    "SELECT at FROM (SELECT at FROM {s}.failures WHERE key_id = $1 AND at > $2
+                       ORDER BY at DESC LIMIT $3) newest ORDER BY at",
+                ),
+                &[&key_id, &since.as_millis(), &i64::from(max)],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
 
