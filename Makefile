@@ -15,7 +15,7 @@ export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 KEYSCOPE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export KEYSCOPE_TEST_DATABASE_URL
 
-.PHONY: all demo test pg-check test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
+.PHONY: all demo test pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
 
 all: test
@@ -67,16 +67,18 @@ test-rust: pg-check
 	$(CARGO) test -p keyscope-core -p keyscope-c
 	KEYSCOPE_TEST_BACKEND=postgres $(CARGO) test -p keyscope-core --tests
 
-test-python: python
+test-python: python pg-check
 	cd python && ../$(PY) -m pytest -q tests
+	cd python && KEYSCOPE_TEST_BACKEND=postgres ../$(PY) -m pytest -q tests
 	cd python && ../$(PY) -m mypy.stubtest keyscope._keyscope
 	cd python && ../$(PY) -m mypy --strict keyscope
 
-test-node: node python
+test-node: node python pg-check
 	@git diff --quiet -- node/index.js node/index.d.ts || { \
 		echo "node/index.js or node/index.d.ts differ from the generated ones: commit them"; \
 		git diff --stat -- node/index.js node/index.d.ts; exit 1; }
 	cd node && KEYSCOPE_PYTHON=$(abspath $(PY)) npm test --silent
+	cd node && KEYSCOPE_TEST_BACKEND=postgres KEYSCOPE_PYTHON=$(abspath $(PY)) npm test --silent
 	cd node && npm run --silent typecheck
 
 ## The C library: header drift check, then the C suite under ASan/UBSan and valgrind.
@@ -104,6 +106,7 @@ test-c: header valgrind
 	$(CC) $(CWARN) $(SANITIZE) tests/c/test_vectors.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/test_vectors_asan
 	$(PYTHON) core/tests/vectors/flatten.py > $(CBUILD)/vectors.tsv
 	$(CBUILD)/test_keyscope_asan $(CBUILD)
+	$(MAKE) -s test-c-postgres
 	$(CBUILD)/surface_asan $(CBUILD)/surface-asan.db
 	$(CBUILD)/test_vectors_asan $(CBUILD)/vectors.tsv
 	$(CC) $(CWARN) tests/c/test_keyscope.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_keyscope
@@ -112,6 +115,15 @@ test-c: header valgrind
 	$(VALGRIND) $(CBUILD)/surface $(CBUILD)/surface-valgrind.db
 	$(CC) $(CWARN) tests/c/test_vectors.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_vectors
 	$(VALGRIND) $(CBUILD)/test_vectors $(CBUILD)/vectors.tsv
+
+## The C suite again on PostgreSQL: two fresh databases, dropped afterwards.
+PG_ADMIN := PGOPTIONS=--client-min-messages=warning psql -q -v ON_ERROR_STOP=1 "$(KEYSCOPE_TEST_DATABASE_URL)" -c
+PG_BASE  := $(shell $(PYTHON) -c "import urllib.parse as u; p = u.urlsplit('$(KEYSCOPE_TEST_DATABASE_URL)'); print(u.urlunsplit(p._replace(path='/')))")
+test-c-postgres: pg-check
+	$(PG_ADMIN) "DROP DATABASE IF EXISTS kst_c_main WITH (FORCE)" -c "CREATE DATABASE kst_c_main"
+	$(PG_ADMIN) "DROP DATABASE IF EXISTS kst_c_shared WITH (FORCE)" -c "CREATE DATABASE kst_c_shared"
+	$(CBUILD)/test_keyscope_asan $(CBUILD) "$(PG_BASE)kst_c_main" "$(PG_BASE)kst_c_shared"; rc=$$?; \
+		$(PG_ADMIN) "DROP DATABASE kst_c_main WITH (FORCE)" -c "DROP DATABASE kst_c_shared WITH (FORCE)"; exit $$rc
 
 ## examples/c/authorize.c, linked statically: target/authorize
 example-c:

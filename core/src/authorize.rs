@@ -1,6 +1,7 @@
 //! Authorization of a request (SPEC §6): token, resource, permission and client
 //! address, checked in the specified order against the key's current state.
 
+use crate::authz::KeyAuth;
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::{Permission, intersect_scope, list_covers, split_target};
 use crate::keystore::KeyStore;
@@ -30,6 +31,34 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<Timestamp>,
     ) -> Result<Principal> {
+        self.authorize_inner(token, resource, permission, client_ip, now, true)
+            .map(|p| p.expect("authorize may wait, so it always answers"))
+    }
+
+    /// [`KeyStore::authorize`] from memory only: `Ok(None)` when answering would read
+    /// the store (a refresh is due, or the key's state is not in memory). A binding
+    /// that holds a lock of its own — Python's GIL — tries this first and calls
+    /// `authorize` after letting go of it, so no waiting happens while it is held.
+    pub fn try_authorize_in_memory(
+        &self,
+        token: &str,
+        resource: &str,
+        permission: Permission,
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Principal>> {
+        self.authorize_inner(token, resource, permission, client_ip, now, false)
+    }
+
+    fn authorize_inner(
+        &self,
+        token: &str,
+        resource: &str,
+        permission: Permission,
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+        may_wait: bool,
+    ) -> Result<Option<Principal>> {
         let (scope, res) = split_target(resource).ok_or_else(|| {
             Error::invalid(
                 "resource",
@@ -88,30 +117,48 @@ impl KeyStore {
         }
 
         // 6–11. The key's current state, from memory.
-        shared.auth.refresh_if_due(shared.backend.as_ref())?;
-        shared.auth.with(shared.backend.as_ref(), &claims.sub, |state| {
+        if !shared
+            .auth
+            .refresh_if_due(shared.backend.as_ref(), may_wait)?
+        {
+            return Ok(None);
+        }
+        let check = |state: Option<&KeyAuth>| -> Result<Principal> {
             let Some(key) = state else {
                 return Err(err(ErrorKind::TokenRevoked, "the key was deleted"));
             };
             if key.org != claims.org {
-                return Err(err(ErrorKind::InvalidToken, "the token's organization does not match its key"));
+                return Err(err(
+                    ErrorKind::InvalidToken,
+                    "the token's organization does not match its key",
+                ));
             }
             if !key.enabled {
                 return Err(err(ErrorKind::KeyDisabled, "the key is disabled"));
             }
             let current = claims.r#gen == key.generation;
-            let in_grace = claims.r#gen == key.generation - 1 && key.prev_until.is_some_and(|u| now < u);
+            let in_grace =
+                claims.r#gen == key.generation - 1 && key.prev_until.is_some_and(|u| now < u);
             if !current && !in_grace {
-                return Err(err(ErrorKind::TokenRevoked, "the token was revoked (the key's secret was refreshed or the key disabled)"));
+                return Err(err(
+                    ErrorKind::TokenRevoked,
+                    "the token was revoked (the key's secret was refreshed or the key disabled)",
+                ));
             }
             if key.expires_at.is_some_and(|e| e <= now) {
                 return Err(err(ErrorKind::KeyExpired, "the key has expired"));
             }
             if !allows(&key.networks, client) {
-                return Err(err(ErrorKind::NetworkDenied, "the client address is outside the key's networks"));
+                return Err(err(
+                    ErrorKind::NetworkDenied,
+                    "the client address is outside the key's networks",
+                ));
             }
             if !list_covers(&claims.scope, scope, res, permission)
-                || !key.grants.iter().any(|g| g.covers_parts(scope, res, permission))
+                || !key
+                    .grants
+                    .iter()
+                    .any(|g| g.covers_parts(scope, res, permission))
             {
                 return Err(Error::new(
                     ErrorKind::InsufficientScope,
@@ -128,6 +175,14 @@ impl KeyStore {
                 token_id: claims.jti.to_string(),
                 expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
             })
-        })?
+        };
+        if may_wait {
+            shared
+                .auth
+                .with(shared.backend.as_ref(), &claims.sub, check)?
+                .map(Some)
+        } else {
+            shared.auth.with_cached(&claims.sub, check).transpose()
+        }
     }
 }

@@ -162,12 +162,16 @@ impl AuthCache {
     /// when a backend thread follows it), and fails with `storage` once the state is
     /// older than `revocation_staleness + offline_grace`. A failed poll never counts
     /// as a refresh, so a lasting fault cannot keep revoked keys working.
-    pub fn refresh_if_due(&self, backend: &dyn Backend) -> Result<()> {
+    ///
+    /// With `may_wait` false it never polls: it returns `Ok(false)` when a poll is due,
+    /// so the caller can first let go of what it holds (Python's GIL) and call again.
+    pub fn refresh_if_due(&self, backend: &dyn Backend, may_wait: bool) -> Result<bool> {
         let now = self.now_ns();
-        if !self.background
-            && now >= self.next_check_ns.load(Ordering::Relaxed)
-            && let Ok(mut point) = self.sync.try_lock()
-        {
+        let due = !self.background && now >= self.next_check_ns.load(Ordering::Relaxed);
+        if due && !may_wait {
+            return Ok(false);
+        }
+        if due && let Ok(mut point) = self.sync.try_lock() {
             let ok = self.sync_locked(&mut point, backend);
             let wait = if ok {
                 self.staleness_ns
@@ -188,7 +192,13 @@ impl AuthCache {
                 (self.staleness_ns + self.grace_ns) as f64 / 1e9
             )));
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Runs `f` on the cached state of key `id` if it is in memory; `None` on a miss.
+    pub fn with_cached<T>(&self, id: &str, f: impl FnOnce(Option<&KeyAuth>) -> T) -> Option<T> {
+        let map = self.shards[shard_of(id)].map.load();
+        map.get(id).map(|entry| f(entry.as_deref()))
     }
 
     /// Runs `f` on the cached state of key `id`, loading it on a miss.

@@ -2,7 +2,7 @@
 // Token exchange and authorization (SPEC §4–7) through Node.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { memStore, T0, at, tmpDb, CHEAP, SIGNING } = require('./helpers');
+const { memStore, memLocation, T0, at, tmpDb, CHEAP, SIGNING } = require('./helpers');
 const { KeyStore } = require('..');
 
 const code = (c) => (e) => { assert.equal(e.code, c, e.message); return true; };
@@ -92,7 +92,7 @@ test('clientAddress trusts X-Forwarded-For only from trusted proxies', () => {
 });
 
 test('the event loop keeps ticking during Argon2', async () => {
-  const s = KeyStore.open(':memory:', { signingKeys: SIGNING }); // default Argon2 cost
+  const s = KeyStore.open(memLocation(), { signingKeys: SIGNING }); // default Argon2 cost
   let ticks = 0;
   const timer = setInterval(() => { ticks++; }, 1);
   const started = Date.now();

@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { KeyStore, secretIsWellFormed } = require('..');
-const { memStore } = require('./helpers');
+const { memStore, memLocation } = require('./helpers');
 
 const load = (name) => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'core', 'tests', 'vectors', name), 'utf8'));
 const invalid = (e) => e.code === 'KEYSCOPE_INVALID_INPUT';
@@ -42,7 +42,7 @@ test('secrets', () => {
 
 test('tokens', () => {
   const v = load('tokens.json');
-  const s = KeyStore.open(':memory:', { signingKeys: [{ kid: v.kid, secret: Buffer.from(v.secret_hex, 'hex') }] });
+  const s = KeyStore.open(memLocation(), { signingKeys: [{ kid: v.kid, secret: Buffer.from(v.secret_hex, 'hex') }] });
   const now = new Date(v.now * 1000);
   for (const c of v.cases) {
     assert.throws(() => s.authorize(c.token, v.resource, v.permission, { now }),

@@ -7,8 +7,8 @@ from conftest import CHEAP
 
 
 @pytest.fixture
-def store():
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP) as s:
+def store(location):
+    with keyscope.KeyStore.open(location, argon2=CHEAP) as s:
         yield s
 
 

@@ -29,8 +29,8 @@ def test_closing_an_org_view_detaches_only_that_view(store):
     assert store.org("acme").get_key(key.id, now=T0).id == key.id
 
 
-def test_closing_the_store_still_closes_its_views():
-    s = keyscope.KeyStore.open(":memory:", argon2=CHEAP)
+def test_closing_the_store_still_closes_its_views(location):
+    s = keyscope.KeyStore.open(location, argon2=CHEAP)
     view = s.org("acme")
     s.close()
     with pytest.raises(keyscope.StorageError):

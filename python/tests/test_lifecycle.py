@@ -96,8 +96,8 @@ def test_host_bits_error_suggests_the_network(store):
         make(store, networks=["64.100.10.5/24"])
 
 
-def test_private_networks_with_option():
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, allow_private_networks=True) as s:
+def test_private_networks_with_option(location):
+    with keyscope.KeyStore.open(location, argon2=CHEAP, allow_private_networks=True) as s:
         key, _ = make(s, networks=["10.0.0.0/8"])
         assert key.networks == ["10.0.0.0/8"]
 
@@ -109,16 +109,16 @@ def test_parse_networks_reports_entry_position(store):
     assert info.value.field == "networks entry 2"
 
 
-def test_catalog_refuses_grants_it_does_not_offer():
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, catalog="secure_access") as s:
+def test_catalog_refuses_grants_it_does_not_offer(location):
+    with keyscope.KeyStore.open(location, argon2=CHEAP, catalog="secure_access") as s:
         make(s, grants=["deployments.networks:write", "reports:read"])
         with pytest.raises(keyscope.InvalidInput, match="deployments.regions:write"):
             make(s, name="b", grants=["deployments.regions:write"])
 
 
-def test_custom_catalog_dict():
+def test_custom_catalog_dict(location):
     catalog = {"scopes": {"billing": {"invoices": "read"}}}
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, catalog=catalog) as s:
+    with keyscope.KeyStore.open(location, argon2=CHEAP, catalog=catalog) as s:
         make(s, grants=["billing.invoices:read"])
         with pytest.raises(keyscope.InvalidInput):
             make(s, name="b", grants=["billing:write"])

@@ -15,8 +15,8 @@ SIGNING = [("k1", b"s" * 32)]
 
 
 @pytest.fixture
-def ts():
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, signing_keys=SIGNING) as s:
+def ts(location):
+    with keyscope.KeyStore.open(location, argon2=CHEAP, signing_keys=SIGNING) as s:
         yield s
 
 
@@ -44,9 +44,9 @@ def test_exchange_and_authorize(ts):
     assert p.expires_at == tok.expires_at
 
 
-def test_pyjwt_reads_our_tokens():
+def test_pyjwt_reads_our_tokens(location):
     jwt = pytest.importorskip("jwt")
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, signing_keys=SIGNING) as s:
+    with keyscope.KeyStore.open(location, argon2=CHEAP, signing_keys=SIGNING) as s:
         key, secret = make(s)
         tok = s.issue_token(key.id, secret, now=T0)
     header = jwt.get_unverified_header(tok.access_token)
@@ -119,8 +119,8 @@ def test_errors_in_order(ts):
         ts.issue_token(key.id, secret, client_ip="64.100.10.7", now=T0 + timedelta(hours=2))
 
 
-def test_rate_limited_after_failures():
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, max_failed_exchanges_per_minute=2) as s:
+def test_rate_limited_after_failures(location):
+    with keyscope.KeyStore.open(location, argon2=CHEAP, max_failed_exchanges_per_minute=2) as s:
         key, secret = make(s)
         s.issue_token(key.id, secret, now=T0)  # verified once: the cache knows it
         wrong = s.create_key("other", grants=["reports:read"])[1]
@@ -225,8 +225,8 @@ def test_token_endpoint_and_authorize_header(ts):
     assert dict(headers)["WWW-Authenticate"].startswith("Basic")
 
 
-def test_client_address_with_trusted_proxies():
-    with keyscope.KeyStore.open(":memory:", trusted_proxies=["10.0.0.0/8"]) as s:
+def test_client_address_with_trusted_proxies(location):
+    with keyscope.KeyStore.open(location, trusted_proxies=["10.0.0.0/8"]) as s:
         assert s.client_address("10.0.0.1", "64.100.10.7, 10.0.0.2") == "64.100.10.7"
         assert s.client_address("10.0.0.1", ["1.1.1.1", "64.100.10.7"]) == "64.100.10.7"
         assert s.client_address("64.100.10.9", "1.1.1.1") == "64.100.10.9"

@@ -50,10 +50,10 @@ def test_secrets():
     assert not any(keyscope.secret_is_well_formed(s, v["prefix"]) for s in v["invalid"])
 
 
-def test_tokens():
+def test_tokens(location):
     v = load("tokens.json")
     now = datetime.fromtimestamp(v["now"], timezone.utc)
-    with keyscope.KeyStore.open(":memory:", argon2=CHEAP, signing_keys=[(v["kid"], bytes.fromhex(v["secret_hex"]))]) as s:
+    with keyscope.KeyStore.open(location, argon2=CHEAP, signing_keys=[(v["kid"], bytes.fromhex(v["secret_hex"]))]) as s:
         for case in v["cases"]:
             with pytest.raises(keyscope.KeyscopeError) as info:
                 s.authorize(case["token"], v["resource"], v["permission"], now=now)

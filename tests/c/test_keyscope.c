@@ -441,10 +441,15 @@ static void test_options(void) {
   keyscope_store_close(s);
 }
 
-static void test_closed_store(const char *dir) {
+/* Two handles on one store: a file in `dir`, or the PostgreSQL URL `shared`. */
+static void test_closed_store(const char *dir, const char *shared) {
   char path[512];
-  snprintf(path, sizeof path, "%s/closed.db", dir);
-  remove(path);
+  if (shared) {
+    snprintf(path, sizeof path, "%s", shared);
+  } else {
+    snprintf(path, sizeof path, "%s/closed.db", dir);
+    remove(path);
+  }
   keyscope_options *o = cheap_options();
   keyscope_store *a = NULL, *b = NULL;
   OK(keyscope_store_open(path, o, &a));
@@ -486,11 +491,37 @@ static void test_clear_grants(keyscope_store *store) {
   keyscope_created_key_free(c);
 }
 
+/* PostgreSQL-only options are refused on SQLite, and checked on PostgreSQL. */
+static void test_store_options(void) {
+  keyscope_options *o = NULL;
+  OK(keyscope_options_new(&o));
+  OK(keyscope_options_set_offline_grace(o, 10));
+  OK(keyscope_options_set_schema(o, "fleet"));
+  keyscope_store *s = NULL;
+  CHECK_STATUS(keyscope_store_open(":memory:", o, &s), KEYSCOPE_INVALID_INPUT);
+  keyscope_options_free(o);
+  OK(keyscope_options_new(&o));
+  OK(keyscope_options_set_pool_size(o, 2));
+  CHECK_STATUS(keyscope_store_open(":memory:", o, &s), KEYSCOPE_INVALID_INPUT);
+  keyscope_options_free(o);
+  OK(keyscope_options_new(&o));
+  OK(keyscope_options_set_listen(o, false));
+  CHECK_STATUS(keyscope_store_open(":memory:", o, &s), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_options_set_offline_grace(o, 3601));
+  CHECK_STATUS(keyscope_store_open("postgresql://127.0.0.1/x", o, &s), KEYSCOPE_INVALID_INPUT);
+  keyscope_options_free(o);
+  CHECK(s == NULL);
+}
+
+/* argv: a directory for files; optionally a PostgreSQL URL for the main store and
+ * another for the two-handle test (make test runs the suite on both backends). */
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : ".";
+  const char *location = argc > 2 ? argv[2] : ":memory:";
+  const char *shared = argc > 3 ? argv[3] : NULL;
   keyscope_options *o = cheap_options();
   keyscope_store *store = NULL;
-  OK(keyscope_store_open(":memory:", o, &store));
+  OK(keyscope_store_open(location, o, &store));
   keyscope_options_free(o);
   test_status_texts();
   test_out_of_range_enums(store);
@@ -498,7 +529,8 @@ int main(int argc, char **argv) {
   test_lifecycle(store);
   test_tokens(store);
   test_options();
-  test_closed_store(dir);
+  test_store_options();
+  test_closed_store(dir, shared);
   test_clear_grants(store);
   keyscope_store_close(store);
   if (failures) {

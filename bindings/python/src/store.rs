@@ -395,9 +395,17 @@ impl KeyStore {
         let inner = self.live(py)?;
         let permission = permission.parse::<Permission>().py_err(py)?;
         let now = opt_instant(py, now, "now")?;
-        let p = inner
-            .authorize(token, resource, permission, client_ip, now)
-            .py_err(py)?;
+        // From memory with the GIL held (the common case, well under a microsecond);
+        // when the store must be read, without it, so other threads run meanwhile.
+        let p = match inner
+            .try_authorize_in_memory(token, resource, permission, client_ip, now)
+            .py_err(py)?
+        {
+            Some(p) => p,
+            None => py
+                .detach(|| inner.authorize(token, resource, permission, client_ip, now))
+                .py_err(py)?,
+        };
         Ok(Principal(p))
     }
 
@@ -453,8 +461,9 @@ impl KeyStore {
         let inner = self.live(py)?;
         let permission = keyscope_core::http::header_permission(permission).py_err(py)?;
         let now = opt_instant(py, now, "now")?;
-        let p = inner
-            .authorize_header(authorization, resource, permission, client_ip, now)
+        // It may read the store: never with the GIL held.
+        let p = py
+            .detach(|| inner.authorize_header(authorization, resource, permission, client_ip, now))
             .py_err(py)?;
         Ok(Principal(p))
     }
