@@ -17,6 +17,7 @@ pub mod grant;
 pub mod http;
 pub mod key;
 pub mod keystore;
+pub mod migrate;
 pub mod network;
 pub mod options;
 pub mod secret;

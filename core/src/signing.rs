@@ -58,8 +58,11 @@ impl SigningKey {
     }
 }
 
+/// `(kid, secret)` pairs; the first signs.
+pub type KeyPairs = Vec<(String, Vec<u8>)>;
+
 /// Signing keys as stored, `(kid, secret)`, with where they came from.
-pub type StoredKeys = (Vec<(String, Vec<u8>)>, KeySource);
+pub type StoredKeys = (KeyPairs, KeySource);
 
 /// Where the keys came from, for diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,16 +160,79 @@ pub(crate) fn private_keys() -> Result<StoredKeys> {
     Ok((vec![generate_pair()?], KeySource::Private))
 }
 
-/// The key file next to the real (symlink-resolved) path of the SQLite database at
-/// `db_path`, created on first use.
-pub(crate) fn key_file_keys(db_path: &str) -> Result<StoredKeys> {
+/// The key file of the SQLite database at `db_path`: next to its real
+/// (symlink-resolved) path.
+fn key_file_path(db_path: &str) -> Result<PathBuf> {
     let real = fs::canonicalize(db_path)
         .map_err(|e| Error::storage(format!("cannot resolve {db_path:?}: {e}")))?;
     let mut file = real.into_os_string();
     file.push(FILE_SUFFIX);
-    let path = PathBuf::from(file);
+    Ok(PathBuf::from(file))
+}
+
+/// The key file of the SQLite database at `db_path`, created on first use.
+pub(crate) fn key_file_keys(db_path: &str) -> Result<StoredKeys> {
+    let path = key_file_path(db_path)?;
     let pairs = load_or_create(&path)?;
     Ok((pairs, KeySource::File(path)))
+}
+
+/// The keys of the SQLite database's key file, if it has one (never creates it).
+pub(crate) fn existing_key_file_keys(db_path: &str) -> Result<Option<KeyPairs>> {
+    let path = key_file_path(db_path)?;
+    match read_key_file(&path) {
+        Ok(pairs) => Ok(Some(pairs)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::storage(format!(
+            "signing key file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Replaces the key file of the SQLite database at `db_path` with `pairs`
+/// atomically: a new file made with `O_EXCL | O_NOFOLLOW` and mode 0600 is renamed
+/// over the old one.
+pub(crate) fn write_key_file(db_path: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+    check_pairs(pairs, "signing keys")?;
+    let path = key_file_path(db_path)?;
+    let mut text = String::from(
+        "# keyscope signing keys: kid:base64 per line; the first signs. Keep private.\n",
+    );
+    for (kid, secret) in pairs {
+        text.push_str(&format!("{kid}:{}\n", STANDARD.encode(secret)));
+    }
+    let contents = Zeroizing::new(text);
+    let mut suffix = [0u8; 6];
+    random_bytes(&mut suffix)?;
+    let tmp = path.with_extension(format!(
+        "tmp-{}",
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    let io = |e: std::io::Error| {
+        Error::storage(format!(
+            "cannot write signing key file {}: {e}",
+            path.display()
+        ))
+    };
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(open_flags())
+            .open(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io)
 }
 
 /// A new `(kid, 32 random bytes)` pair.

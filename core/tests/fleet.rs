@@ -250,6 +250,12 @@ impl Backend for Flaky {
     fn signing_keys(&self) -> Result<keyscope_core::signing::StoredKeys> {
         self.inner.signing_keys()
     }
+    fn export(&self) -> Result<store::Snapshot> {
+        self.inner.export()
+    }
+    fn import(&self, snapshot: &store::Snapshot) -> Result<()> {
+        self.inner.import(snapshot)
+    }
     fn close(&self) {
         self.inner.close()
     }

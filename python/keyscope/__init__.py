@@ -18,6 +18,7 @@ from keyscope._keyscope import (
     Summary,
     Token,
     __version__,
+    migrate,
     parse_networks,
     secret_is_well_formed,
 )
@@ -42,7 +43,7 @@ from keyscope.errors import (
 
 __all__ = [
     "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "Summary", "Token", "parse_networks", "secret_is_well_formed",
-    "__version__",
+    "migrate", "__version__",
     "KeyscopeError", "InvalidInput", "NotFound", "Conflict", "InvalidCredentials",
     "KeyDisabled", "KeyExpired", "NetworkDenied", "InvalidScope", "RateLimited",
     "InvalidToken", "TokenExpired", "TokenRevoked", "InsufficientScope", "StorageError",

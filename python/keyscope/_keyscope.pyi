@@ -2,12 +2,12 @@
 
 import os
 from datetime import datetime, timedelta
-from typing import Any, Generic, Iterator, List, Literal, Optional, Sequence, Tuple, TypeVar, Union, final
+from typing import Any, Dict, Generic, Iterator, List, Literal, Optional, Sequence, Tuple, TypeVar, Union, final
 
 from keyscope.errors import KeyscopeError
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "Token", "Principal", "parse_networks", "secret_is_well_formed", "error_codes",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "Token", "Principal", "parse_networks", "secret_is_well_formed", "migrate", "error_codes",
     "_exception_for_code", "__version__",
 ]
 
@@ -235,5 +235,7 @@ class KeyStore:
 
 def parse_networks(text: str, *, allow_private_networks: bool = False) -> List[str]: ...
 def secret_is_well_formed(secret: str, prefix: str = "kss") -> bool: ...
+def migrate(source: str, dest: str, *, source_schema: Optional[str] = None,
+            dest_schema: Optional[str] = None) -> Dict[str, int]: ...
 def error_codes() -> List[str]: ...
 def _exception_for_code(code: str, message: str) -> KeyscopeError: ...

@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     def global_options(parser: argparse.ArgumentParser, **defaults: Any) -> None:
         parser.add_argument("--db", default=defaults.get("db", argparse.SUPPRESS),
                             help="the store (default: $KEYSCOPE_DB)")
+        parser.add_argument("--schema", default=defaults.get("schema", argparse.SUPPRESS),
+                            help="PostgreSQL only: the schema of keyscope's tables (default \"keyscope\")")
         parser.add_argument("--org", default=defaults.get("org", argparse.SUPPRESS),
                             help="work in this organization (default: \"default\")")
         parser.add_argument("--catalog", default=defaults.get("catalog", argparse.SUPPRESS),
@@ -243,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The global options are accepted before the subcommand and after it
     # (`keyscope --json list` and `keyscope list --json`); after it, they are only set
     # when given, so they never undo one given before.
-    global_options(p, db=os.environ.get("KEYSCOPE_DB"), org=None, catalog=None,
+    global_options(p, db=os.environ.get("KEYSCOPE_DB"), schema=None, org=None, catalog=None,
                    allow_private_networks=False, json=False)
     common = argparse.ArgumentParser(add_help=False)
     global_options(common)
@@ -318,12 +320,40 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--client-ip")
     t.add_argument("--scope")
     t.set_defaults(func=cmd_token)
+
+    m = sub.add_parser("migrate", help="copy a store into an empty one (SQLite <-> PostgreSQL), then verify it",
+                       parents=[common])
+    m.add_argument("source", help="SQLite path or postgresql:// URL")
+    m.add_argument("dest", help="SQLite path or postgresql:// URL (must hold no keys)")
+    m.add_argument("--source-schema", help="PostgreSQL schema of the source (default \"keyscope\")")
+    m.add_argument("--dest-schema", help="PostgreSQL schema of the destination (default \"keyscope\")")
+    m.set_defaults(func=None)
     return p
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """``keyscope migrate SOURCE DEST``: copies, verifies, and says what it copied."""
+    report = keyscope.migrate(args.source, args.dest, source_schema=args.source_schema,
+                              dest_schema=args.dest_schema)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"copied {report['keys']} keys, {report['audit_records']} audit records and "
+              f"{report['signing_keys']} signing keys; the copy was verified")
+        if report["signing_keys"] == 0:
+            print("note: the source keeps no signing keys of its own: give the destination's processes "
+                  "the same signing_keys option or KEYSCOPE_SIGNING_KEYS", file=sys.stderr)
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "migrate":
+        try:
+            return run_migrate(args)
+        except KeyscopeError as e:
+            return report_error(e, args.json)
     if not args.db:
         print("keyscope: no store: pass --db or set KEYSCOPE_DB", file=sys.stderr)
         return 2
@@ -332,16 +362,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         options["catalog"] = args.catalog
     if args.allow_private_networks:
         options["allow_private_networks"] = True
+    if args.schema:
+        options["schema"] = args.schema
     try:
         with keyscope.KeyStore.open(args.db, **options) as store:
             view = store.org(args.org) if args.org else store
             return int(args.func(view, args))
     except KeyscopeError as e:
-        if args.json:
-            print(json.dumps({"error": e.code, "message": e.message, "field": e.field}), file=sys.stderr)
-        else:
-            print(f"keyscope: {e.code}: {e.message}", file=sys.stderr)
-        return EXIT_CODES.get(e.code, 1)
+        return report_error(e, args.json)
+
+
+def report_error(e: KeyscopeError, as_json: bool) -> int:
+    """Prints an error and returns its exit status."""
+    if as_json:
+        print(json.dumps({"error": e.code, "message": e.message, "field": e.field}), file=sys.stderr)
+    else:
+        print(f"keyscope: {e.code}: {e.message}", file=sys.stderr)
+    return EXIT_CODES.get(e.code, 1)
 
 
 if __name__ == "__main__":

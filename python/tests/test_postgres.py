@@ -4,6 +4,7 @@ does, the PostgreSQL-only options, errors that never show a password, and
 
 Always runs on PostgreSQL (the server at ``KEYSCOPE_TEST_DATABASE_URL``)."""
 
+import json
 import subprocess
 import threading
 import time
@@ -76,3 +77,25 @@ def test_authorize_lets_other_threads_run_while_it_waits_for_the_database(pg_url
     locker.wait()
     s.close()
     assert during > 50, f"only {during} ticks ran while authorize waited: it held the GIL"
+
+
+def test_keyscope_migrate_round_trips_sqlite_postgres_sqlite(tmp_path, pg_url, capsys):
+    from keyscope.cli import main
+
+    first, back = str(tmp_path / "first.db"), str(tmp_path / "back.db")
+    with keyscope.KeyStore.open(first, argon2=CHEAP) as s:
+        key, secret = s.create_key("ci", grants=["reports:read"], actor="admin")
+        s.refresh_key(key.id, grace=3600)  # the old secret keeps a grace
+        tok = s.issue_token(key.id, secret).access_token
+    assert main(["migrate", first, pg_url, "--dest-schema", "moved", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"keys": 1, "audit_records": 2, "signing_keys": 1}
+    with keyscope.KeyStore.open(pg_url, argon2=CHEAP, schema="moved") as s:
+        assert s.authorize(tok, "reports").key_name == "ci"
+        s.issue_token(key.id, secret)  # the graced secret still exchanges
+    # A destination with keys is refused with conflict's exit status.
+    assert main(["migrate", first, pg_url, "--dest-schema", "moved"]) == 12
+    assert "empty store" in capsys.readouterr().err
+    assert main(["migrate", pg_url, back, "--source-schema", "moved"]) == 0
+    with keyscope.KeyStore.open(back, argon2=CHEAP) as s:
+        assert s.authorize(tok, "reports").key_name == "ci"
+        assert [r.action for r in s.audit_log().items] == ["refresh", "create"]

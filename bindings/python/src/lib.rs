@@ -35,6 +35,36 @@ fn secret_is_well_formed(secret: &str, prefix: &str) -> bool {
     keyscope_core::secret::is_well_formed(secret, prefix)
 }
 
+/// Copies the store at `source` into the empty store at `dest` (SQLite paths or
+/// PostgreSQL URLs) from one snapshot, verifies the copy, and returns what it copied:
+/// `{"keys", "audit_records", "signing_keys"}`.
+#[pyfunction]
+#[pyo3(signature = (source, dest, *, source_schema=None, dest_schema=None))]
+fn migrate(
+    py: Python<'_>,
+    source: &str,
+    dest: &str,
+    source_schema: Option<String>,
+    dest_schema: Option<String>,
+) -> PyResult<std::collections::BTreeMap<&'static str, usize>> {
+    use errors::IntoPyResult;
+    let opts = |schema: Option<String>| keyscope_core::store::StoreOptions {
+        schema,
+        ..Default::default()
+    };
+    let (so, dopts) = (opts(source_schema), opts(dest_schema));
+    let r = py
+        .detach(|| keyscope_core::migrate::migrate(source, &so, dest, &dopts))
+        .py_err(py)?;
+    Ok([
+        ("keys", r.keys),
+        ("audit_records", r.audit_records),
+        ("signing_keys", r.signing_keys),
+    ]
+    .into_iter()
+    .collect())
+}
+
 #[pymodule]
 fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::KeyStore>()?;
@@ -46,6 +76,7 @@ fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<token::Principal>()?;
     m.add_function(wrap_pyfunction!(parse_networks, m)?)?;
     m.add_function(wrap_pyfunction!(secret_is_well_formed, m)?)?;
+    m.add_function(wrap_pyfunction!(migrate, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_exception_for_code, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -119,6 +119,18 @@ pub enum AccessChanges {
     },
 }
 
+/// Everything a store holds, read from one snapshot: what `migrate` copies.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Every key of every organization, credentials included, in creation order.
+    pub keys: Vec<KeyRecord>,
+    /// Every audit record with its organization, oldest first.
+    pub audit: Vec<(String, AuditRecord)>,
+    /// The store's own signing keys, if it has any (an SQLite key file, a PostgreSQL
+    /// table); `None` when its processes take theirs from the option or environment.
+    pub signing_keys: Option<Vec<(String, Vec<u8>)>>,
+}
+
 /// A random non-zero nonce for an access-log row.
 pub(crate) fn new_nonce() -> Result<i64> {
     let mut b = [0u8; 8];
@@ -267,6 +279,12 @@ pub trait Backend: Send + Sync {
         let _ = (key_id, since, max);
         Ok(Vec::new())
     }
+    /// Reads every key, audit record and stored signing key from one snapshot.
+    fn export(&self) -> Result<Snapshot>;
+    /// Writes `snapshot` into this store in one transaction, keys in their order and
+    /// with their credentials, generations and graces; stored signing keys replace the
+    /// store's own. A store that already holds keys is refused (`conflict`).
+    fn import(&self, snapshot: &Snapshot) -> Result<()>;
     /// Releases the backend; every later call fails with `storage`.
     fn close(&self);
 }

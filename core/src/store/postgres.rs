@@ -36,8 +36,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::pgurl::{PgUrl, SslMode};
 use super::{
-    AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret, StoreOptions,
-    SyncPoint, classify_changes, new_nonce,
+    AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret, Snapshot,
+    StoreOptions, SyncPoint, classify_changes, new_nonce,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
@@ -608,8 +608,52 @@ impl PostgresBackend {
         Ok(())
     }
 
+    /// Inserts a key row, credentials included; sets `rec.seq`.
+    fn insert_key_row(&self, tx: &mut Transaction<'_>, rec: &mut KeyRecord) -> Result<()> {
+        let row = tx
+            .query_one(
+                &self.sql(
+                    "INSERT INTO {s}.keys (id, org, name, description, expires_at, grants,
+                        networks, enabled, version, created_at, updated_at,
+                        last_refreshed_at, last_used_at, secret_hash, generation,
+                        prev_secret_hash, prev_until, name_folded, desc_folded)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                        $15, $16, $17, $18, $19)
+                     RETURNING seq",
+                ),
+                &[
+                    &rec.id,
+                    &rec.org,
+                    &rec.name,
+                    &rec.description,
+                    &rec.expires_at.map(Timestamp::as_millis),
+                    &strings_json(&rec.grants),
+                    &strings_json(&rec.networks),
+                    &rec.enabled,
+                    &rec.version,
+                    &rec.created_at.as_millis(),
+                    &rec.updated_at.as_millis(),
+                    &rec.last_refreshed_at.map(Timestamp::as_millis),
+                    &rec.last_used_at.map(Timestamp::as_millis),
+                    &rec.secret_hash,
+                    &rec.generation,
+                    &rec.previous.as_ref().map(|p| p.hash.as_str()),
+                    &rec.previous.as_ref().map(|p| p.until.as_millis()),
+                    &fold(&rec.name),
+                    &rec.description.as_deref().map(fold),
+                ],
+            )
+            .map_err(|e| db_error(&e, &rec.org, &rec.name))?;
+        rec.seq = row.get(0);
+        Ok(())
+    }
+
     fn insert_audit(&self, tx: &mut Transaction<'_>, org: &str, a: &AuditEntry) -> Result<()> {
         self.log_access(tx, &a.key_id)?;
+        self.insert_audit_row(tx, org, a)
+    }
+
+    fn insert_audit_row(&self, tx: &mut Transaction<'_>, org: &str, a: &AuditEntry) -> Result<()> {
         tx.execute(
             &self.sql(
                 "INSERT INTO {s}.audit (org, at, actor, action, key_id, key_name, changes)
@@ -744,39 +788,7 @@ fn row_to_key(r: &Row) -> Result<KeyRecord> {
 impl Backend for PostgresBackend {
     fn insert_key(&self, rec: &mut KeyRecord, audit: &AuditEntry) -> Result<()> {
         self.write(|tx, me| {
-            let row = tx
-                .query_one(
-                    &me.sql(
-                        "INSERT INTO {s}.keys (id, org, name, description, expires_at, grants,
-                            networks, enabled, version, created_at, updated_at,
-                            last_refreshed_at, last_used_at, secret_hash, generation,
-                            name_folded, desc_folded)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                            $15, $16, $17)
-                         RETURNING seq",
-                    ),
-                    &[
-                        &rec.id,
-                        &rec.org,
-                        &rec.name,
-                        &rec.description,
-                        &rec.expires_at.map(Timestamp::as_millis),
-                        &strings_json(&rec.grants),
-                        &strings_json(&rec.networks),
-                        &rec.enabled,
-                        &rec.version,
-                        &rec.created_at.as_millis(),
-                        &rec.updated_at.as_millis(),
-                        &rec.last_refreshed_at.map(Timestamp::as_millis),
-                        &rec.last_used_at.map(Timestamp::as_millis),
-                        &rec.secret_hash,
-                        &rec.generation,
-                        &fold(&rec.name),
-                        &rec.description.as_deref().map(fold),
-                    ],
-                )
-                .map_err(|e| db_error(&e, &rec.org, &rec.name))?;
-            rec.seq = row.get(0);
+            me.insert_key_row(tx, rec)?;
             me.insert_audit(tx, &rec.org, audit)
         })
     }
@@ -1099,6 +1111,100 @@ impl Backend for PostgresBackend {
                 &[&key_id, &since.as_millis(), &i64::from(max)],
             )?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn export(&self) -> Result<Snapshot> {
+        self.with_client(|c| {
+            // One snapshot for keys, audit records and signing keys.
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let keys = tx
+                .query(
+                    &self.sql(&format!(
+                        "SELECT {KEY_COLUMNS} FROM {{s}}.keys ORDER BY seq"
+                    )),
+                    &[],
+                )?
+                .iter()
+                .map(row_to_key)
+                .collect::<Result<Vec<_>>>()?;
+            let audit = tx
+                .query(
+                    &self.sql(
+                        "SELECT org, at, actor, action, key_id, key_name, changes
+                         FROM {s}.audit ORDER BY seq",
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(|r| {
+                    let action: String = r.get(3);
+                    Ok((
+                        r.get::<_, String>(0),
+                        AuditRecord {
+                            at: ts1(r.get(1)),
+                            actor: r.get(2),
+                            action: AuditAction::parse(&action)?,
+                            key_id: r.get(4),
+                            key_name: r.get(5),
+                            changes: parse_list(r.get(6), "changes", |s| Ok(s.to_owned()))?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let signing: Vec<(String, Vec<u8>)> = tx
+                .query(
+                    &self.sql("SELECT kid, secret FROM {s}.signing_keys ORDER BY position, kid"),
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            tx.commit()?;
+            Ok(Snapshot {
+                keys,
+                audit,
+                signing_keys: (!signing.is_empty()).then_some(signing),
+            })
+        })
+    }
+
+    fn import(&self, snapshot: &Snapshot) -> Result<()> {
+        self.write(|tx, me| {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&me.lock_key])?;
+            let held: i64 = tx
+                .query_one(&me.sql("SELECT COUNT(*) FROM {s}.keys"), &[])?
+                .get(0);
+            if held > 0 {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("the destination already holds {held} keys"),
+                ));
+            }
+            for rec in &snapshot.keys {
+                me.insert_key_row(tx, &mut rec.clone())?;
+                me.log_access(tx, &rec.id)?;
+            }
+            for (org, a) in &snapshot.audit {
+                me.insert_audit_row(tx, org, a)?;
+            }
+            if let Some(pairs) = &snapshot.signing_keys {
+                tx.execute(&me.sql("DELETE FROM {s}.signing_keys"), &[])?;
+                for (i, (kid, secret)) in pairs.iter().enumerate() {
+                    tx.execute(
+                        &me.sql(
+                            "INSERT INTO {s}.signing_keys (kid, secret, position) VALUES ($1, $2, $3)",
+                        ),
+                        &[kid, secret, &(i as i32)],
+                    )?;
+                }
+                me.log_access(tx, "")?;
+            }
+            Ok(())
         })
     }
 

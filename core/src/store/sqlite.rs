@@ -10,7 +10,8 @@ use rusqlite::{
 };
 
 use super::{
-    AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret, SyncPoint,
+    AccessChanges, AuditEntry, Backend, KeyRecord, KeyScan, Mutation, PreviousSecret, Snapshot,
+    SyncPoint,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
@@ -383,8 +384,44 @@ fn read_changes(conn: &Connection, since: SyncPoint) -> Result<AccessChanges> {
     Ok(super::classify_changes(since, head, rows))
 }
 
+/// Inserts a key row, credentials included; sets `rec.seq`.
+fn insert_key_row(tx: &Connection, rec: &mut KeyRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO keys (id, org, name, description, expires_at, grants, networks,
+            enabled, version, created_at, updated_at, last_refreshed_at, last_used_at,
+            secret_hash, generation, prev_secret_hash, prev_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+        rec.id,
+        rec.org,
+        rec.name,
+        rec.description,
+        rec.expires_at.map(Timestamp::as_millis),
+        strings_json(&rec.grants),
+        strings_json(&rec.networks),
+        rec.enabled,
+        rec.version,
+        rec.created_at.as_millis(),
+        rec.updated_at.as_millis(),
+        rec.last_refreshed_at.map(Timestamp::as_millis),
+        rec.last_used_at.map(Timestamp::as_millis),
+        rec.secret_hash,
+        rec.generation,
+        rec.previous.as_ref().map(|p| p.hash.as_str()),
+        rec.previous.as_ref().map(|p| p.until.as_millis()),
+    ])
+    .map_err(|e| db_error(e, &rec.org, &rec.name))?;
+    rec.seq = tx.last_insert_rowid();
+    Ok(())
+}
+
 fn insert_audit(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> {
     log_access(conn, &a.key_id)?;
+    insert_audit_row(conn, org, a)
+}
+
+fn insert_audit_row(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO audit (org, at, actor, action, key_id, key_name, changes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -415,30 +452,7 @@ impl Backend for SqliteBackend {
     fn insert_key(&self, rec: &mut KeyRecord, audit: &AuditEntry) -> Result<()> {
         self.with_write(|conn| {
             write_txn(conn, |tx| {
-                tx.prepare_cached(
-                    "INSERT INTO keys (id, org, name, description, expires_at, grants, networks,
-                        enabled, version, created_at, updated_at, last_refreshed_at, last_used_at,
-                        secret_hash, generation, prev_secret_hash, prev_until)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, NULL)",
-                )?
-                .execute(params![
-                    rec.id,
-                    rec.org,
-                    rec.name,
-                    rec.description,
-                    rec.expires_at.map(Timestamp::as_millis),
-                    strings_json(&rec.grants),
-                    strings_json(&rec.networks),
-                    rec.enabled,
-                    rec.version,
-                    rec.created_at.as_millis(),
-                    rec.updated_at.as_millis(),
-                    rec.last_refreshed_at.map(Timestamp::as_millis),
-                    rec.last_used_at.map(Timestamp::as_millis),
-                    rec.secret_hash,
-                    rec.generation,
-                ])
-                .map_err(|e| db_error(e, &rec.org, &rec.name))?;
+                insert_key_row(tx, rec)?;
                 rec.seq = tx.last_insert_rowid();
                 insert_audit(tx, &rec.org, audit)
             })
@@ -643,6 +657,82 @@ impl Backend for SqliteBackend {
         } else {
             signing::key_file_keys(&self.path)
         }
+    }
+
+    fn export(&self) -> Result<Snapshot> {
+        let signing_keys = match self.read {
+            None => None,
+            Some(_) => signing::existing_key_file_keys(&self.path)?,
+        };
+        self.with_read(|conn| {
+            // One read transaction: keys and audit records from the same snapshot.
+            let tx = conn.transaction()?;
+            let keys = tx
+                .prepare(&format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY seq"))?
+                .query_map([], row_to_key)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut audit = Vec::new();
+            {
+                let mut stmt = tx.prepare(
+                    "SELECT org, at, actor, action, key_id, key_name, changes FROM audit
+                     ORDER BY seq",
+                )?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let action: String = r.get(3)?;
+                    let changes: String = r.get(6)?;
+                    audit.push((
+                        r.get::<_, String>(0)?,
+                        AuditRecord {
+                            at: ts(Some(r.get(1)?)).expect("some"),
+                            actor: r.get(2)?,
+                            action: AuditAction::parse(&action)?,
+                            key_id: r.get(4)?,
+                            key_name: r.get(5)?,
+                            changes: parse_list(&changes, "changes", |s| Ok(s.to_owned()))?,
+                        },
+                    ));
+                }
+            }
+            tx.commit()?;
+            Ok(Snapshot {
+                keys,
+                audit,
+                signing_keys,
+            })
+        })
+    }
+
+    fn import(&self, snapshot: &Snapshot) -> Result<()> {
+        self.with_write(|conn| {
+            write_txn(conn, |tx| {
+                let held: i64 = tx.query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))?;
+                if held > 0 {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("the destination already holds {held} keys"),
+                    ));
+                }
+                for rec in &snapshot.keys {
+                    insert_key_row(tx, &mut rec.clone())?;
+                    log_access(tx, &rec.id)?;
+                }
+                for (org, a) in &snapshot.audit {
+                    insert_audit_row(tx, org, a)?;
+                }
+                // The key file goes first: if it cannot be written, nothing is.
+                if let Some(pairs) = &snapshot.signing_keys {
+                    if self.read.is_none() {
+                        return Err(Error::invalid(
+                            "destination",
+                            "an in-memory store cannot keep signing keys",
+                        ));
+                    }
+                    signing::write_key_file(&self.path, pairs)?;
+                }
+                Ok(())
+            })
+        })
     }
 
     fn close(&self) {
