@@ -316,3 +316,188 @@ fn the_throttle_counts_failures_across_every_handle_of_the_fleet() {
         .issue_token(&k.id, &secret, None, None, Some(t0.plus_millis(60_001)))
         .unwrap();
 }
+
+/// A TCP proxy to the test server that can cut every connection and refuse new ones,
+/// like a network partition, and heal again.
+struct Proxy {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let url = common::database_url();
+        let after_at = url.split_once('@').map_or(url.as_str(), |(_, h)| h);
+        let hostport = after_at.split('/').next().unwrap();
+        let upstream = if hostport.contains(':') {
+            hostport.to_owned()
+        } else {
+            format!("{hostport}:5432")
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = Proxy {
+            port: listener.local_addr().unwrap().port(),
+            cut: Default::default(),
+            live: Default::default(),
+        };
+        let (cut, live) = (proxy.cut.clone(), proxy.live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut l = live.lock().unwrap();
+                l.push(client.try_clone().unwrap());
+                l.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        proxy
+    }
+
+    fn url(&self) -> String {
+        let url = common::database_url();
+        let (scheme_user, after_at) = url.split_once('@').unwrap_or(("postgresql:/", &url));
+        let db = after_at.split_once('/').map_or("", |(_, d)| d);
+        format!("{scheme_user}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.live.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_cut_connection_answers_from_memory_until_the_offline_grace_then_fails_closed_then_recovers() {
+    let s = Schema::new();
+    let proxy = Proxy::start();
+    let admin = KeyStore::open(&common::database_url(), opts(&s.0)).unwrap();
+    let mut o = opts(&s.0);
+    o.revocation_staleness = 0.2;
+    o.offline_grace = 1.0;
+    let host = KeyStore::open(&format!("{}?connect_timeout=1", proxy.url()), o).unwrap();
+    let (k, secret) = admin
+        .create_key(NewKey {
+            name: "k".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let t = admin
+        .issue_token(&k.id, &secret, None, None, None)
+        .unwrap()
+        .access_token;
+    let read = keyscope_core::Permission::Read;
+    host.authorize(&t, "reports", read, None, None).unwrap();
+    proxy.cut();
+    // Inside the grace the handle answers from memory, and lifecycle calls fail at once.
+    host.authorize(&t, "reports", read, None, None).unwrap();
+    assert_eq!(
+        host.get_key(&k.id, None).unwrap_err().kind(),
+        ErrorKind::Storage
+    );
+    // Meanwhile the key is disabled; past the grace the handle refuses with storage.
+    admin
+        .update_key(
+            &k.id,
+            keyscope_core::KeyUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    wait_until("storage after the offline grace", || {
+        matches!(host.authorize(&t, "reports", read, None, None),
+                 Err(e) if e.kind() == ErrorKind::Storage)
+    });
+    proxy.heal();
+    // Once the database answers again the handle catches up: the disabled key is seen.
+    wait_until("the handle catches up", || {
+        matches!(host.authorize(&t, "reports", read, None, None),
+                 Err(e) if e.kind() == ErrorKind::KeyDisabled)
+    });
+    host.get_key(&k.id, None).unwrap();
+}
+
+#[test]
+fn handles_reconnect_and_catch_up_after_the_server_drops_every_connection() {
+    let s = Schema::new();
+    let app = format!("ks_restart_{}", &s.0);
+    let url = url_with(&format!("application_name={app}"));
+    let mut o = opts(&s.0);
+    o.revocation_staleness = 0.2;
+    let host = KeyStore::open(&url, o.clone()).unwrap();
+    let admin = KeyStore::open(&common::database_url(), opts(&s.0)).unwrap();
+    let read = keyscope_core::Permission::Read;
+    let mut tokens = Vec::new();
+    for i in 0..3 {
+        let (k, secret) = admin
+            .create_key(NewKey {
+                name: format!("k{i}"),
+                grants: vec!["reports:read".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        let t = admin
+            .issue_token(&k.id, &secret, None, None, None)
+            .unwrap()
+            .access_token;
+        host.authorize(&t, "reports", read, None, None).unwrap();
+        host.get_key(&k.id, None).unwrap(); // a pooled connection too
+        tokens.push((k.id, t));
+    }
+    // What a server restart does to its clients: every connection of the handle ends.
+    let kill = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{app}'"
+    );
+    let killed: i64 = common::admin_client().query_one(&kill, &[]).unwrap().get(0);
+    assert!(killed >= 2, "killed {killed} connections");
+    // Changes made while the handle reconnects reach it.
+    admin.delete_key(&tokens[0].0, None, None).unwrap();
+    admin.refresh_key(&tokens[1].0, 0, None, None).unwrap();
+    wait_until("the deletion and the refresh reach the handle", || {
+        host.authorize(&tokens[0].1, "reports", read, None, None)
+            .is_err()
+            && host
+                .authorize(&tokens[1].1, "reports", read, None, None)
+                .is_err()
+    });
+    host.authorize(&tokens[2].1, "reports", read, None, None)
+        .unwrap();
+    // Lifecycle calls work at once: a dead pooled connection is replaced.
+    host.get_key(&tokens[2].0, None).unwrap();
+}

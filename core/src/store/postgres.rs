@@ -570,9 +570,18 @@ impl PostgresBackend {
         })
     }
 
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    /// Runs a read (or an idempotent single statement) on a pooled connection. A
+    /// connection the server dropped (a restart, a failover) is replaced and the call
+    /// runs once more on a new one.
+    fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
         let mut conn = self.pooled()?;
-        f(&mut conn)
+        match f(&mut conn) {
+            Err(_) if conn.is_closed() => {
+                drop(conn); // the pool discards a closed connection
+                f(&mut *self.pooled()?)
+            }
+            other => other,
+        }
     }
 
     fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>, &Self) -> Result<T>) -> Result<T> {
