@@ -130,11 +130,29 @@ example-c:
 	$(CARGO) build -q --release -p keyscope-c
 	$(CC) -O2 $(CWARN) examples/c/authorize.c $(RELDIR)/libkeyscope.a $(SYSLIBS) -o target/authorize
 
-## Python, Node and C processes on one store at once.
-test-interop: python node header
+## Python, Node and C processes on one store at once: an SQLite file, then a fresh
+## PostgreSQL database (made and dropped by run.py).
+test-interop: python node header pg-check
 	mkdir -p $(CBUILD)
 	$(CC) $(CWARN) tests/interop/c_worker.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/interop_worker
 	$(PY) tests/interop/run.py node $(CBUILD)/interop_worker 5
+	$(PY) tests/interop/run.py node $(CBUILD)/interop_worker 5 --db "$(KEYSCOPE_TEST_DATABASE_URL)"
+
+.PHONY: demo-fleet bench-revocation
+
+## The demo on PostgreSQL with three hosts (Python, Node, C processes, each with its own
+## handle) on a fresh database, dropped at the end.
+demo-fleet: python node header pg-check
+	mkdir -p $(CBUILD)
+	$(CC) $(CWARN) examples/c/fleet_host.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/fleet_host
+	$(PY) examples/demo_fleet.py --db "$(KEYSCOPE_TEST_DATABASE_URL)" --c $(CBUILD)/fleet_host
+
+## Commit-to-refusal latency on other processes (C and Node) over 300 revocations on
+## PostgreSQL: p50, p99, max. A benchmark, run by hand; not part of make test.
+bench-revocation: python node header pg-check
+	mkdir -p $(CBUILD)
+	$(CC) $(CWARN) tests/interop/c_worker.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/interop_worker
+	$(PY) benches/revocation_latency.py --db "$(KEYSCOPE_TEST_DATABASE_URL)" --c-worker $(CBUILD)/interop_worker
 
 ## Every suite, with the lints.
 test: lint test-rust test-python test-node test-c test-interop
