@@ -2,7 +2,7 @@
 //! `cargo bench -p keyscope-benches --bench tokens`.
 //!
 //! - `keyscope_authorize`: a valid token with warm key state, presented again (every
-//!   check of SPEC §6 runs; the signature was verified on first sight).
+//!   check of docs/authorization.md runs; the signature was verified on first sight).
 //! - `keyscope_authorize_first_sight`: tokens never seen before (HMAC, base64, JSON).
 //! - `jsonwebtoken_decode`: the `jsonwebtoken` crate's HS256 decode of the same token
 //!   (signature, exp, iss, aud) into a claims struct — less work than `authorize`.

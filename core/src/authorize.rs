@@ -1,4 +1,4 @@
-//! Authorization of a request (SPEC §6): token, resource, permission and client
+//! Authorization of a request (docs/authorization.md): token, resource, permission and client
 //! address, checked in the specified order against the key's current state.
 
 use crate::authz::KeyAuth;
@@ -19,10 +19,10 @@ fn err(kind: ErrorKind, message: &str) -> Error {
 
 impl KeyStore {
     /// Authorizes a request bearing `token` for `permission` on `resource`
-    /// (`scope` or `scope.resource`) from `client_ip`. Every check of SPEC §6 runs in
-    /// order; narrowing, disabling, expiring, refreshing or deleting a key takes
-    /// effect on tokens already issued — at once through this handle, and within
-    /// `revocation_staleness` through every other.
+    /// (`scope` or `scope.resource`) from `client_ip`. Every check of
+    /// docs/authorization.md runs in order; narrowing, disabling, expiring, refreshing
+    /// or deleting a key takes effect on tokens already issued — at once through this
+    /// handle, and within `revocation_staleness` through every other.
     pub fn authorize(
         &self,
         token: &str,

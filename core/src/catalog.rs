@@ -1,5 +1,6 @@
 //! Catalogs: which scopes and resources exist and the highest permission each offers
-//! (SPEC §3). A catalog is checked when grants are written, never by `authorize`.
+//! (docs/grants-and-networks.md). A catalog is checked when grants are written, never by
+//! `authorize`.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

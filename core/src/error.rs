@@ -1,4 +1,4 @@
-//! The one list of error kinds (SPEC §8), shared by every language binding.
+//! The one list of error kinds (docs/errors.md), shared by every language binding.
 
 use std::fmt;
 
@@ -41,7 +41,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of SPEC §8: bindings test their mapping against this.
+    /// Every kind, in the order of docs/errors.md: bindings test their mapping against this.
     pub const ALL: [ErrorKind; 15] = [
         ErrorKind::InvalidInput,
         ErrorKind::NotFound,

@@ -1,4 +1,4 @@
-//! Token exchange (SPEC §4): key id + secret for a short-lived access token, with
+//! Token exchange (docs/tokens.md): key id + secret for a short-lived access token, with
 //! the failed-exchange throttle and the verified-secret cache.
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -1,4 +1,4 @@
-//! Grants: `scope:permission` or `scope.resource:permission` (SPEC §3).
+//! Grants: `scope:permission` or `scope.resource:permission` (docs/grants-and-networks.md).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! API keys as callers see them, and the parameters of the lifecycle calls (SPEC §2).
+//! API keys as callers see them, and the parameters of the lifecycle calls (docs/keys.md).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The key store: every lifecycle rule of SPEC §2, over any [`Backend`].
+//! The key store: every lifecycle rule of docs/keys.md, over any [`Backend`].
 
 use std::sync::Arc;
 use std::time::Duration;

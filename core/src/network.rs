@@ -1,4 +1,4 @@
-//! Network restrictions and client addresses (SPEC §3).
+//! Network restrictions and client addresses (docs/grants-and-networks.md).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,4 +1,4 @@
-//! Store options (SPEC §1), with their defaults and limits.
+//! Store options, with their defaults and limits (docs/tokens.md, docs/storage.md).
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! Client secrets: generation, the checksummed format, and Argon2id hashes (SPEC §2).
+//! Client secrets: generation, the checksummed format, and Argon2id hashes (docs/keys.md).
 //!
 //! A secret is `<prefix>_<43 base62 chars of randomness><6-char base62 CRC-32>`. The
 //! checksum lets any caller reject a mistyped or invented secret without touching the

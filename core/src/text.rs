@@ -1,5 +1,5 @@
 //! Rules for the free-text fields: key names, descriptions, organization names and
-//! actors (SPEC §2).
+//! actors (docs/keys.md).
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 

@@ -1,4 +1,4 @@
-//! Instants: UTC milliseconds since the Unix epoch (SPEC §1).
+//! Instants: UTC milliseconds since the Unix epoch (docs/keys.md#time).
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};

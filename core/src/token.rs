@@ -1,4 +1,4 @@
-//! Access tokens (SPEC §5): RFC 9068 JWTs, compact JWS signed HS256, written and
+//! Access tokens (docs/tokens.md): RFC 9068 JWTs, compact JWS signed HS256, written and
 //! parsed strictly.
 
 use std::borrow::Cow;

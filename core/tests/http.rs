@@ -1,4 +1,4 @@
-//! The HTTP helpers of SPEC §7: the token endpoint and Bearer authorization.
+//! The HTTP helpers of docs/http.md: the token endpoint and Bearer authorization.
 
 mod common;
 use common::Store;

@@ -1,4 +1,4 @@
-//! The key lifecycle of SPEC §2 through the public API, one test per rule.
+//! The key lifecycle of docs/keys.md through the public API, one test per rule.
 
 mod common;
 use common::Store;

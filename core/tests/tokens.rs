@@ -1,5 +1,5 @@
-//! Token exchange (SPEC §4), access tokens (§5) and authorization (§6), one test per
-//! rule, through the public API.
+//! Token exchange and access tokens (docs/tokens.md) and authorization
+//! (docs/authorization.md), one test per rule, through the public API.
 
 mod common;
 use common::Store;

@@ -1,5 +1,5 @@
 'use strict';
-// The key lifecycle (SPEC §2–3) through the Node surface.
+// The key lifecycle (docs/keys.md, docs/grants-and-networks.md) through the Node surface.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { KeyStore, parseNetworks, errorCodes, errorForCode } = require('..');

@@ -1,5 +1,5 @@
 'use strict';
-// Token exchange and authorization (SPEC §4–7) through Node.
+// Token exchange and authorization (docs/tokens.md, docs/authorization.md, docs/http.md) through Node.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { memStore, memLocation, T0, at, tmpDb, CHEAP, SIGNING } = require('./helpers');

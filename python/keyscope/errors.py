@@ -1,4 +1,4 @@
-"""The keyscope exceptions: one class per stable error code (SPEC §8).
+"""The keyscope exceptions: one class per stable error code (docs/errors.md).
 
 Every exception raised by keyscope is a :class:`KeyscopeError` with a ``code``
 attribute (``"not_found"``, ...). :class:`InvalidInput` is also a ``ValueError`` and

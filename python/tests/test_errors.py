@@ -1,4 +1,4 @@
-"""The exception hierarchy of SPEC §8 and its mapping from the Rust core."""
+"""The exception hierarchy of docs/errors.md and its mapping from the Rust core."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The key lifecycle of SPEC §2–3 through the Python surface."""
+"""The key lifecycle of docs/keys.md and docs/grants-and-networks.md through the Python surface."""
 
 import threading
 from datetime import datetime, timedelta, timezone

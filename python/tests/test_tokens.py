@@ -1,4 +1,5 @@
-"""Token exchange, access tokens and authorization (SPEC §4–7) through Python."""
+"""Token exchange, access tokens and authorization (docs/tokens.md, docs/authorization.md,
+docs/http.md) through Python."""
 
 import base64
 import json

@@ -1,5 +1,5 @@
 //! The embedded SQLite backend: WAL, a busy timeout, `BEGIN IMMEDIATE` writes and
-//! `PRAGMA user_version` migrations (SPEC §1).
+//! `PRAGMA user_version` migrations (docs/storage.md).
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};

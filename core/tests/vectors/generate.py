@@ -52,20 +52,20 @@ R1 = "A" * 43
 R2 = "0123456789abcdefghijABCDEFGHIJklmnopqrstuvw"
 
 write("names.json", {
-    "about": "Key names (SPEC §2): 1–255 scalar values, no Cc/Cf, no leading/trailing whitespace.",
+    "about": "Key names (docs/keys.md): 1–255 scalar values, no Cc/Cf, no leading/trailing whitespace.",
     "valid": ["ci", "CI deployer", "é" * 255, "🔑" * 255, "a-b_c.d", "日本語のキー"],
     "invalid": ["", " ", " lead", "trail ", "tab\there", "new\nline", "bidi\u202eoverride", "zero\u200bwidth",
                 "bom\ufeff", "é" * 256, "🔑" * 256, "x" * 1000],
 })
 write("grants.json", {
-    "about": "Grants (SPEC §3): scope:permission or scope.resource:permission.",
+    "about": "Grants (docs/grants-and-networks.md): scope:permission or scope.resource:permission.",
     "valid": ["reports:read", "reports:write", "deployments.networks:write", "policies.destinationLists:read",
               "a:read", "A-b_c.D9:write", "a" * 64 + ":read"],
     "invalid": ["", "reports", "reports:", ":read", "reports:admin", "reports:READ", "1reports:read",
                 "a.b.c:read", "reports.:read", "re ports:read", "a" * 65 + ":read", "é:read", "reports:read "],
 })
 write("networks.json", {
-    "about": "Networks (SPEC §3) with allow_private_networks false: input and canonical form.",
+    "about": "Networks (docs/grants-and-networks.md) with allow_private_networks false: input and canonical form.",
     "valid": [
         {"input": "64.100.10.7", "canonical": "64.100.10.7"},
         {"input": "64.100.10.7/32", "canonical": "64.100.10.7"},
@@ -80,7 +80,7 @@ write("networks.json", {
                 "192.168.1.1", "127.0.0.1", "::1", "fc00::/7", "0.0.0.0/0", "224.0.0.1", "100.64.0.1"],
 })
 write("secrets.json", {
-    "about": "Secret form (SPEC §2) with prefix kss: kss_ + 43 base62 + 6-char base62 CRC-32.",
+    "about": "Secret form (docs/keys.md) with prefix kss: kss_ + 43 base62 + 6-char base62 CRC-32.",
     "prefix": "kss",
     "valid": [secret(R1), secret(R2), secret("z" * 43)],
     "invalid": [
@@ -116,7 +116,7 @@ cases = [
     {"why": "over 8 KiB", "token": "a" * 9000, "expect": "invalid_token"},
 ]
 write("tokens.json", {
-    "about": "Access tokens (SPEC §5–6) checked by authorize(token, 'reports', 'read') at `now` against an "
+    "about": "Access tokens (docs/tokens.md, docs/authorization.md) checked by authorize(token, 'reports', 'read') at `now` against an "
              "empty store whose only signing key is (kid, secret_hex).",
     "kid": KID, "secret_hex": SIGNING_SECRET.hex(), "now": NOW, "resource": "reports", "permission": "read",
     "cases": cases,
