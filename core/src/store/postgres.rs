@@ -22,8 +22,7 @@ use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, Row, Transaction};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::{Client, GenericClient, Row, Statement, Transaction};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -113,7 +112,96 @@ const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, 
      version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
      prev_secret_hash, prev_until";
 
-type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+/// A pooled connection and the statements prepared on it: each SQL text is parsed
+/// once per connection, and every later call is one round trip.
+struct Conn {
+    client: Client,
+    stmts: HashMap<String, Statement>,
+}
+
+/// Makes the pool's connections.
+struct Manager {
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Conn, postgres::Error> {
+        Ok(Conn {
+            client: self.config.connect(self.tls.clone())?,
+            stmts: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A connection, or a transaction on one, with its connection's prepared statements.
+/// Its methods are those of `postgres::Client` it uses, over cached statements.
+struct Db<'a, C: GenericClient> {
+    c: &'a mut C,
+    stmts: &'a mut HashMap<String, Statement>,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl<C: GenericClient> Db<'_, C> {
+    fn stmt(&mut self, sql: &str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql)?;
+        self.stmts.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        let s = self.stmt(sql)?;
+        self.c.query(&s, params)
+    }
+
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> std::result::Result<Row, postgres::Error> {
+        let s = self.stmt(sql)?;
+        self.c.query_one(&s, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> std::result::Result<Option<Row>, postgres::Error> {
+        let s = self.stmt(sql)?;
+        self.c.query_opt(&s, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> std::result::Result<u64, postgres::Error> {
+        let s = self.stmt(sql)?;
+        self.c.execute(&s, params)
+    }
+}
+
+type Tx<'a, 'b> = Db<'a, Transaction<'b>>;
 
 /// A key store in a PostgreSQL database, shared by every host of a fleet.
 pub struct PostgresBackend {
@@ -187,7 +275,7 @@ fn bind_names(sql: &str) -> (String, Vec<String>) {
 
 /// Runs `sql` with named parameters taken from `values`.
 fn query_named(
-    client: &mut Client,
+    client: &mut Db<'_, Client>,
     sql: &str,
     values: &HashMap<&str, &(dyn ToSql + Sync)>,
 ) -> Result<Vec<Row>> {
@@ -474,7 +562,10 @@ impl PostgresBackend {
             .sync_conn
             .get_mut()
             .unwrap_or_else(|p| p.into_inner()) = Some(first);
-        let manager = PostgresConnectionManager::new(backend.config.clone(), backend.tls.clone());
+        let manager = Manager {
+            config: backend.config.clone(),
+            tls: backend.tls.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(0))
@@ -573,27 +664,32 @@ impl PostgresBackend {
     /// Runs a read (or an idempotent single statement) on a pooled connection. A
     /// connection the server dropped (a restart, a failover) is replaced and the call
     /// runs once more on a new one.
-    fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+    fn with_client<T>(&self, mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T>) -> Result<T> {
         let mut conn = self.pooled()?;
-        match f(&mut conn) {
-            Err(_) if conn.is_closed() => {
+        let run = |conn: &mut Conn, f: &mut dyn FnMut(&mut Db<'_, Client>) -> Result<T>| {
+            let Conn { client, stmts } = conn;
+            f(&mut Db { c: client, stmts })
+        };
+        match run(&mut conn, &mut f) {
+            Err(_) if conn.client.is_closed() => {
                 drop(conn); // the pool discards a closed connection
-                f(&mut *self.pooled()?)
+                run(&mut *self.pooled()?, &mut f)
             }
             other => other,
         }
     }
 
-    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>, &Self) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&mut Tx<'_, '_>, &Self) -> Result<T>) -> Result<T> {
         let mut conn = self.pooled()?;
-        let mut tx = conn.transaction()?;
-        let out = f(&mut tx, self)?;
+        let Conn { client, stmts } = &mut *conn;
+        let mut tx = client.transaction()?;
+        let out = f(&mut Db { c: &mut tx, stmts }, self)?;
         tx.commit().map_err(|e| storage("commit failed", &e))?;
         Ok(out)
     }
 
     /// Stamps a change of `key_id`'s access in the log, in the caller's transaction.
-    fn log_access(&self, tx: &mut Transaction<'_>, key_id: &str) -> Result<()> {
+    fn log_access(&self, tx: &mut Tx<'_, '_>, key_id: &str) -> Result<()> {
         let rev: i64 = tx
             .query_one(
                 &self.sql("UPDATE {s}.meta SET access_rev = access_rev + 1 RETURNING access_rev"),
@@ -618,7 +714,7 @@ impl PostgresBackend {
     }
 
     /// Inserts a key row, credentials included; sets `rec.seq`.
-    fn insert_key_row(&self, tx: &mut Transaction<'_>, rec: &mut KeyRecord) -> Result<()> {
+    fn insert_key_row(&self, tx: &mut Tx<'_, '_>, rec: &mut KeyRecord) -> Result<()> {
         let row = tx
             .query_one(
                 &self.sql(
@@ -657,12 +753,12 @@ impl PostgresBackend {
         Ok(())
     }
 
-    fn insert_audit(&self, tx: &mut Transaction<'_>, org: &str, a: &AuditEntry) -> Result<()> {
+    fn insert_audit(&self, tx: &mut Tx<'_, '_>, org: &str, a: &AuditEntry) -> Result<()> {
         self.log_access(tx, &a.key_id)?;
         self.insert_audit_row(tx, org, a)
     }
 
-    fn insert_audit_row(&self, tx: &mut Transaction<'_>, org: &str, a: &AuditEntry) -> Result<()> {
+    fn insert_audit_row(&self, tx: &mut Tx<'_, '_>, org: &str, a: &AuditEntry) -> Result<()> {
         tx.execute(
             &self.sql(
                 "INSERT INTO {s}.audit (org, at, actor, action, key_id, key_name, changes)
@@ -683,7 +779,7 @@ impl PostgresBackend {
 
     fn select_key(
         &self,
-        client: &mut impl postgres::GenericClient,
+        client: &mut Db<'_, impl GenericClient>,
         org: Option<&str>,
         id: &str,
         for_update: bool,
@@ -1095,17 +1191,15 @@ impl Backend for PostgresBackend {
     }
 
     fn record_failure(&self, key_id: &str, at: Timestamp, forget_before: Timestamp) -> Result<()> {
-        self.with_client(|c| {
-            let mut tx = c.transaction()?;
+        self.write(|tx, me| {
             tx.execute(
-                &self.sql("DELETE FROM {s}.failures WHERE key_id = $1 AND at <= $2"),
+                &me.sql("DELETE FROM {s}.failures WHERE key_id = $1 AND at <= $2"),
                 &[&key_id, &forget_before.as_millis()],
             )?;
             tx.execute(
-                &self.sql("INSERT INTO {s}.failures (key_id, at) VALUES ($1, $2)"),
+                &me.sql("INSERT INTO {s}.failures (key_id, at) VALUES ($1, $2)"),
                 &[&key_id, &at.as_millis()],
             )?;
-            tx.commit()?;
             Ok(())
         })
     }
@@ -1126,11 +1220,11 @@ impl Backend for PostgresBackend {
     fn export(&self) -> Result<Snapshot> {
         self.with_client(|c| {
             // One snapshot for keys, audit records and signing keys.
-            let mut tx = c
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
+            let mut tx =
+                c.c.build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?;
             let keys = tx
                 .query(
                     &self.sql(&format!(
