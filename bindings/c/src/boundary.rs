@@ -48,6 +48,44 @@ pub unsafe fn opt_str<'a>(p: *const c_char, field: &str) -> Result<Option<&'a st
     }
 }
 
+/// A copy of the caller's token, wiped when dropped. The caller's memory is read once,
+/// by [`TokenCopy::read`]; the copy alone is then validated, verified, decoded and
+/// cached, so a thread that writes to the caller's buffer meanwhile cannot make the
+/// bytes checked differ from the bytes accepted.
+pub struct TokenCopy(zeroize::Zeroizing<Vec<u8>>);
+
+impl TokenCopy {
+    /// Copies the NUL-terminated token at `p` (at most `MAX_TOKEN_BYTES + 1` bytes are
+    /// looked at: a longer one is refused as `invalid_token`, as core refuses it).
+    pub unsafe fn read(p: *const c_char) -> Result<TokenCopy> {
+        if p.is_null() {
+            return Err(Error::invalid("token", "must not be NULL"));
+        }
+        let max = keyscope_core::token::MAX_TOKEN_BYTES;
+        // SAFETY: `p` is a C string; strnlen reads no further than its NUL or `max + 1`.
+        let len = unsafe { libc::strnlen(p, max + 1) };
+        if len > max {
+            return Err(Error::new(
+                keyscope_core::ErrorKind::InvalidToken,
+                format!("the token is longer than {max} bytes"),
+            ));
+        }
+        let mut copy = Vec::with_capacity(len);
+        // SAFETY: the `len` bytes before the NUL are readable and `copy` has room for
+        // them; they are initialized by the copy before `set_len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), copy.as_mut_ptr(), len);
+            copy.set_len(len);
+        }
+        Ok(TokenCopy(zeroize::Zeroizing::new(copy)))
+    }
+
+    /// The copy as text: `invalid_input` when it is not UTF-8.
+    pub fn as_str(&self) -> Result<&str> {
+        std::str::from_utf8(&self.0).map_err(|_| Error::invalid("token", "is not valid UTF-8"))
+    }
+}
+
 /// A required handle.
 pub unsafe fn arg_ref<'a, T>(p: *const T, field: &str) -> Result<&'a T> {
     unsafe { p.as_ref() }.ok_or_else(|| Error::invalid(field, "must not be NULL"))

@@ -7,7 +7,7 @@ use keyscope_core::{Error, KeyStore, ListQuery, Secret, StatusFilter};
 
 use crate::audit::{keyscope_audit_list, keyscope_summary};
 use crate::boundary::{
-    arg_ref, arg_str, c_string, check_out, free_box, opt_now, opt_str, write_out,
+    TokenCopy, arg_ref, arg_str, c_string, check_out, free_box, opt_now, opt_str, write_out,
 };
 use crate::error::keyscope_status;
 use crate::http::keyscope_http_response;
@@ -350,8 +350,11 @@ pub unsafe extern "C" fn keyscope_store_authorize(
                 format!("{permission} is neither KEYSCOPE_READ nor KEYSCOPE_WRITE"),
             )
         })?;
-        let p = store(s)?.authorize(
-            unsafe { arg_str(token, "token") }?,
+        let store = store(s)?;
+        // One copy of the caller's bytes, made before anything looks at them.
+        let token = unsafe { TokenCopy::read(token) }?;
+        let p = store.authorize(
+            token.as_str()?,
             unsafe { arg_str(resource, "resource") }?,
             permission,
             unsafe { opt_str(client_ip, "client_ip") }?,
