@@ -106,6 +106,25 @@ fn arg_str<'b>(
     }
 }
 
+/// Copies `len` bytes of a Buffer or other view at `data` into `buf` in one pass, so
+/// that the token checked is exactly one snapshot of the caller's memory however that
+/// memory changes meanwhile. Longer than [`keyscope_core::token::MAX_TOKEN_BYTES`] is
+/// refused before anything is read.
+fn copy_token(data: *const u8, len: usize, buf: &mut [u8]) -> CoreResult<usize> {
+    let max = keyscope_core::token::MAX_TOKEN_BYTES;
+    if len > max || len > buf.len() {
+        return Err(Error::new(
+            ErrorKind::InvalidToken,
+            format!("the token is longer than {max} bytes"),
+        ));
+    }
+    if len > 0 {
+        // SAFETY: N-API reported `len` readable bytes at `data`; `buf` holds `len`.
+        unsafe { ptr::copy_nonoverlapping(data, buf.as_mut_ptr(), len) };
+    }
+    Ok(len)
+}
+
 /// Runs `authorize` on raw arguments and builds the Principal object.
 pub fn authorize(
     env: &Env,
@@ -126,7 +145,6 @@ pub fn authorize(
                perm_buf: &mut [u8],
                ip_buf: &mut [u8]|
      -> CoreResult<Principal> {
-        let heap;
         let token = match type_of(raw, token.raw()) {
             sys::ValueType::napi_string => match read_str(raw, token.raw(), token_buf) {
                 Some(t) => t,
@@ -147,13 +165,16 @@ pub fn authorize(
                     return Err(Error::invalid("token", "must be a string or a Buffer"));
                 }
                 let (mut data, mut len) = (ptr::null_mut(), 0usize);
-                unsafe { sys::napi_get_buffer_info(raw, token.raw(), &mut data, &mut len) };
-                heap = if len == 0 {
-                    &[][..]
-                } else {
-                    unsafe { std::slice::from_raw_parts(data as *const u8, len) }
-                };
-                std::str::from_utf8(heap)
+                let status =
+                    unsafe { sys::napi_get_buffer_info(raw, token.raw(), &mut data, &mut len) };
+                if status != sys::Status::napi_ok {
+                    return Err(Error::invalid("token", "must be a string or a Buffer"));
+                }
+                // The view's memory is the caller's, and may be shared with another
+                // thread (a SharedArrayBuffer written by a worker): it is copied once,
+                // here, and only the copy is validated, verified, decoded and cached.
+                let copied = copy_token(data as *const u8, len, token_buf)?;
+                std::str::from_utf8(&token_buf[..copied])
                     .map_err(|_| Error::new(ErrorKind::InvalidToken, "the token is not UTF-8"))?
             }
         };
