@@ -422,6 +422,9 @@ fn a_cut_connection_answers_from_memory_until_the_offline_grace_then_fails_close
         .unwrap()
         .access_token;
     let read = keyscope_core::Permission::Read;
+    // Let the handle's thread apply the creation first (applying it evicts the key),
+    // so the key's state is in memory when the connection is cut.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     host.authorize(&t, "reports", read, None, None).unwrap();
     proxy.cut();
     // Inside the grace the handle answers from memory, and lifecycle calls fail at once.

@@ -1,8 +1,10 @@
 """authorize and issue_token from Python beside PyJWT, in one run (medians).
 
 Run: `make bench-python` (release build). PyJWT and joserfc are optional peers.
+`--db postgresql://…` (with `--schema`, a fresh one) runs the same calls on PostgreSQL.
 """
 
+import argparse
 import statistics
 import time
 
@@ -23,7 +25,13 @@ def median_ns(fn, n=20000, rounds=7):
 
 
 def main():
-    with keyscope.KeyStore.open(":memory:", signing_keys=[("k1", SECRET)]) as s:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", default=":memory:", help="store location (default :memory:)")
+    ap.add_argument("--schema", help="PostgreSQL schema (give a fresh one)")
+    args = ap.parse_args()
+    extra = {"schema": args.schema} if args.schema else {}
+    print(f"store: {args.db.split('@')[-1]}" + (f" schema {args.schema}" if args.schema else ""))
+    with keyscope.KeyStore.open(args.db, signing_keys=[("k1", SECRET)], **extra) as s:
         key, secret = s.create_key("bench", grants=["deployments.networks:write", "reports:read", "policies:read"],
                                    networks=["64.100.10.0/24", "2001:4860::/32", "8.8.8.0/24"])
         tok = s.issue_token(key.id, secret, IP).access_token
