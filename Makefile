@@ -138,7 +138,7 @@ test-interop: python node header pg-check
 	$(PY) tests/interop/run.py node $(CBUILD)/interop_worker 5
 	$(PY) tests/interop/run.py node $(CBUILD)/interop_worker 5 --db "$(KEYSCOPE_TEST_DATABASE_URL)"
 
-.PHONY: demo-fleet bench-revocation
+.PHONY: demo-fleet bench-revocation fuzz-short
 
 ## The demo on PostgreSQL with three hosts (Python, Node, C processes, each with its own
 ## handle) on a fresh database, dropped at the end.
@@ -154,8 +154,24 @@ bench-revocation: python node header pg-check
 	$(CC) $(CWARN) tests/interop/c_worker.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/interop_worker
 	$(PY) benches/revocation_latency.py --db "$(KEYSCOPE_TEST_DATABASE_URL)" --c-worker $(CBUILD)/interop_worker
 
+## Every fuzz target for FUZZ_TIME seconds, from seeds written from the shared vectors
+## (fuzz/README.md; long runs by hand). cargo fuzz wants a nightly compiler: the
+## installed one is told to act as one.
+FUZZ_TARGETS := token_decode secret grants networks token_endpoint client_address cursor
+FUZZ_TIME    ?= 10
+fuzz-short:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install -q cargo-fuzz
+	$(PYTHON) fuzz/seeds.py
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t artifacts && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_TIME) > artifacts/$$t.log 2>&1 \
+			|| { tail -40 artifacts/$$t.log; echo "fuzz target $$t failed"; exit 1; }; \
+		echo "$$t: $$(grep -h '^Done' artifacts/$$t.log)"; \
+	done
+
 ## Every suite, with the lints.
-test: lint test-rust test-python test-node test-c test-interop
+test: lint test-rust test-python test-node test-c test-interop fuzz-short
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches
