@@ -72,7 +72,10 @@ impl KeyStore {
         let opts = &shared.options;
 
         // 1–3. Form, header, signature (or a token verified before, compared in
-        // constant time).
+        // constant time). `token` is read here several times — the cache lookup, the
+        // HMAC, the claims, the cached copy — so it must be memory nobody else writes:
+        // an `&str` the caller owns. The bindings whose callers hand in their own
+        // memory (C, Node Buffers and views) copy it once first.
         let verified = match shared.tokens.get(token) {
             Some(v) => v,
             None => {
