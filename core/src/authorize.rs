@@ -3,7 +3,7 @@
 
 use crate::authz::KeyAuth;
 use crate::error::{Error, ErrorKind, Result};
-use crate::grant::{Permission, intersect_scope, list_covers, split_target};
+use crate::grant::{Permission, intersect_scope_with, list_covers, split_target};
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
@@ -174,7 +174,12 @@ impl KeyStore {
                 key_name: key.name.clone(),
                 org: key.org.clone(),
                 // What the token allows now: its scope within the key's current grants.
-                scope: intersect_scope(&claims.scope, &key.grants),
+                scope: intersect_scope_with(
+                    &claims.scope,
+                    &key.grants,
+                    &key.grant_texts,
+                    key.grants_cover_free,
+                ),
                 token_id: claims.jti.to_string(),
                 expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
             })

@@ -35,6 +35,11 @@ pub(crate) struct KeyAuth {
     pub expires_at: Option<Timestamp>,
     pub networks: Vec<Network>,
     pub grants: Vec<Grant>,
+    /// The grants as text, and whether none covers another: with both, a token whose
+    /// every grant is one of these keeps its scope as written (see
+    /// [`crate::grant::intersect_scope_with`]).
+    pub grant_texts: Vec<String>,
+    pub grants_cover_free: bool,
 }
 
 impl From<&KeyRecord> for KeyAuth {
@@ -48,6 +53,8 @@ impl From<&KeyRecord> for KeyAuth {
             expires_at: r.expires_at,
             networks: r.networks.clone(),
             grants: r.grants.clone(),
+            grant_texts: r.grants.iter().map(ToString::to_string).collect(),
+            grants_cover_free: crate::grant::cover_free(&r.grants),
         }
     }
 }
