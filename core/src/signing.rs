@@ -196,13 +196,34 @@ pub(crate) fn existing_key_file_keys(db_path: &str) -> Result<Option<KeyPairs>> 
 pub(crate) fn write_key_file(db_path: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
     check_pairs(pairs, "signing keys")?;
     let path = key_file_path(db_path)?;
-    let mut text = String::from(
+    let tmp = write_temp_key_file(&path, pairs)?;
+    let renamed = fs::rename(&tmp, &path);
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed.map_err(|e| {
+        Error::storage(format!(
+            "cannot write signing key file {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// The key file's text for `pairs`.
+fn key_file_text(pairs: &[(String, Vec<u8>)]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::from(
         "# keyscope signing keys: kid:base64 per line; the first signs. Keep private.\n",
-    );
+    ));
     for (kid, secret) in pairs {
         text.push_str(&format!("{kid}:{}\n", STANDARD.encode(secret)));
     }
-    let contents = Zeroizing::new(text);
+    text
+}
+
+/// Writes `pairs` to a new temporary file beside `path` (`O_EXCL | O_NOFOLLOW`, mode
+/// 0600, synced) and returns its path, for the caller to link or rename into place.
+fn write_temp_key_file(path: &Path, pairs: &[(String, Vec<u8>)]) -> Result<PathBuf> {
+    let contents = key_file_text(pairs);
     let mut suffix = [0u8; 6];
     random_bytes(&mut suffix)?;
     let tmp = path.with_extension(format!(
@@ -212,12 +233,6 @@ pub(crate) fn write_key_file(db_path: &str, pairs: &[(String, Vec<u8>)]) -> Resu
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     ));
-    let io = |e: std::io::Error| {
-        Error::storage(format!(
-            "cannot write signing key file {}: {e}",
-            path.display()
-        ))
-    };
     let written = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -226,13 +241,18 @@ pub(crate) fn write_key_file(db_path: &str, pairs: &[(String, Vec<u8>)]) -> Resu
             .custom_flags(open_flags())
             .open(&tmp)?;
         f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
+        f.sync_all()
     })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(Error::storage(format!(
+                "cannot create signing key file {}: {e}",
+                path.display()
+            )))
+        }
     }
-    written.map_err(io)
 }
 
 /// A new `(kid, 32 random bytes)` pair.
@@ -298,36 +318,13 @@ fn load_or_create(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
         Err(_) => {}
     }
     let (kid, secret) = generate_pair()?;
-    let contents = Zeroizing::new(format!(
-        "# keyscope signing keys: kid:base64 per line; the first signs. Keep private.\n{kid}:{}\n",
-        STANDARD.encode(&secret)
-    ));
-    let mut suffix = [0u8; 6];
-    random_bytes(&mut suffix)?;
-    let tmp = path.with_extension(format!(
-        "tmp-{}",
-        suffix
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ));
+    let tmp = write_temp_key_file(path, &[(kid.clone(), secret.clone())])?;
     let io = |e: std::io::Error| {
         Error::storage(format!(
             "cannot create signing key file {}: {e}",
             path.display()
         ))
     };
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(open_flags())
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(contents.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {

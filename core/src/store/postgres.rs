@@ -153,9 +153,10 @@ struct Db<'a, C: GenericClient> {
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
+type PgResult<T> = std::result::Result<T, postgres::Error>;
 
 impl<C: GenericClient> Db<'_, C> {
-    fn stmt(&mut self, sql: &str) -> std::result::Result<Statement, postgres::Error> {
+    fn stmt(&mut self, sql: &str) -> PgResult<Statement> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
@@ -164,40 +165,29 @@ impl<C: GenericClient> Db<'_, C> {
         Ok(s)
     }
 
-    fn query(
+    fn on_stmt<T>(
         &mut self,
         sql: &str,
-        params: &Params<'_>,
-    ) -> std::result::Result<Vec<Row>, postgres::Error> {
+        run: impl FnOnce(&mut C, &Statement) -> PgResult<T>,
+    ) -> PgResult<T> {
         let s = self.stmt(sql)?;
-        self.c.query(&s, params)
+        run(self.c, &s)
     }
 
-    fn query_one(
-        &mut self,
-        sql: &str,
-        params: &Params<'_>,
-    ) -> std::result::Result<Row, postgres::Error> {
-        let s = self.stmt(sql)?;
-        self.c.query_one(&s, params)
+    fn query(&mut self, sql: &str, params: &Params<'_>) -> PgResult<Vec<Row>> {
+        self.on_stmt(sql, |c, s| c.query(s, params))
     }
 
-    fn query_opt(
-        &mut self,
-        sql: &str,
-        params: &Params<'_>,
-    ) -> std::result::Result<Option<Row>, postgres::Error> {
-        let s = self.stmt(sql)?;
-        self.c.query_opt(&s, params)
+    fn query_one(&mut self, sql: &str, params: &Params<'_>) -> PgResult<Row> {
+        self.on_stmt(sql, |c, s| c.query_one(s, params))
     }
 
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &Params<'_>,
-    ) -> std::result::Result<u64, postgres::Error> {
-        let s = self.stmt(sql)?;
-        self.c.execute(&s, params)
+    fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> PgResult<Option<Row>> {
+        self.on_stmt(sql, |c, s| c.query_opt(s, params))
+    }
+
+    fn execute(&mut self, sql: &str, params: &Params<'_>) -> PgResult<u64> {
+        self.on_stmt(sql, |c, s| c.execute(s, params))
     }
 }
 
@@ -860,6 +850,19 @@ fn ts1(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms, "stored instant").unwrap_or(Timestamp::MAX)
 }
 
+/// An audit record from columns 1–6 (`at, actor, action, key_id, key_name, changes`).
+fn audit_from_row(r: &Row) -> Result<AuditRecord> {
+    let action: String = r.get(3);
+    Ok(AuditRecord {
+        at: ts1(r.get(1)),
+        actor: r.get(2),
+        action: AuditAction::parse(&action)?,
+        key_id: r.get(4),
+        key_name: r.get(5),
+        changes: parse_list(r.get(6), "changes", |s| Ok(s.to_owned()))?,
+    })
+}
+
 fn row_to_key(r: &Row) -> Result<KeyRecord> {
     let prev_hash: Option<String> = r.get(16);
     let prev_until: Option<i64> = r.get(17);
@@ -1029,20 +1032,7 @@ impl Backend for PostgresBackend {
                 &[&org, &key_id, &before_seq, &limit],
             )?;
             rows.iter()
-                .map(|r| {
-                    let action: String = r.get(3);
-                    Ok((
-                        r.get::<_, i64>(0),
-                        AuditRecord {
-                            at: ts1(r.get(1)),
-                            actor: r.get(2),
-                            action: AuditAction::parse(&action)?,
-                            key_id: r.get(4),
-                            key_name: r.get(5),
-                            changes: parse_list(r.get(6), "changes", |s| Ok(s.to_owned()))?,
-                        },
-                    ))
-                })
+                .map(|r| Ok((r.get::<_, i64>(0), audit_from_row(r)?)))
                 .collect()
         })
     }
@@ -1244,20 +1234,7 @@ impl Backend for PostgresBackend {
                     &[],
                 )?
                 .iter()
-                .map(|r| {
-                    let action: String = r.get(3);
-                    Ok((
-                        r.get::<_, String>(0),
-                        AuditRecord {
-                            at: ts1(r.get(1)),
-                            actor: r.get(2),
-                            action: AuditAction::parse(&action)?,
-                            key_id: r.get(4),
-                            key_name: r.get(5),
-                            changes: parse_list(r.get(6), "changes", |s| Ok(s.to_owned()))?,
-                        },
-                    ))
-                })
+                .map(|r| Ok((r.get::<_, String>(0), audit_from_row(r)?)))
                 .collect::<Result<Vec<_>>>()?;
             let signing: Vec<(String, Vec<u8>)> = tx
                 .query(

@@ -298,6 +298,20 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(|m| Timestamp::from_millis(m, "stored instant").unwrap_or(Timestamp::MAX))
 }
 
+/// An audit record from columns 1–6 (`at, actor, action, key_id, key_name, changes`).
+fn audit_from_row(r: &Row<'_>) -> Result<AuditRecord> {
+    let action: String = r.get(3)?;
+    let changes: String = r.get(6)?;
+    Ok(AuditRecord {
+        at: ts(Some(r.get(1)?)).expect("some"),
+        actor: r.get(2)?,
+        action: AuditAction::parse(&action)?,
+        key_id: r.get(4)?,
+        key_name: r.get(5)?,
+        changes: parse_list(&changes, "changes", |s| Ok(s.to_owned()))?,
+    })
+}
+
 fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let grants: String = r.get(6)?;
     let networks: String = r.get(7)?;
@@ -584,27 +598,10 @@ impl Backend for SqliteBackend {
                  WHERE org = ?1 AND (?2 IS NULL OR key_id = ?2) AND seq < ?3
                  ORDER BY seq DESC LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![org, key_id, before_seq, limit], |r| {
-                let action: String = r.get(3)?;
-                let changes: String = r.get(6)?;
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    action,
-                    AuditRecord {
-                        at: ts(Some(r.get(1)?)).expect("some"),
-                        actor: r.get(2)?,
-                        action: AuditAction::Create,
-                        key_id: r.get(4)?,
-                        key_name: r.get(5)?,
-                        changes: parse_list(&changes, "changes", |s| Ok(s.to_owned()))?,
-                    },
-                ))
-            })?;
+            let mut rows = stmt.query(params![org, key_id, before_seq, limit])?;
             let mut out = Vec::new();
-            for row in rows {
-                let (seq, action, mut rec) = row?;
-                rec.action = AuditAction::parse(&action)?;
-                out.push((seq, rec));
+            while let Some(r) = rows.next()? {
+                out.push((r.get::<_, i64>(0)?, audit_from_row(r)?));
             }
             Ok(out)
         })
@@ -679,19 +676,7 @@ impl Backend for SqliteBackend {
                 )?;
                 let mut rows = stmt.query([])?;
                 while let Some(r) = rows.next()? {
-                    let action: String = r.get(3)?;
-                    let changes: String = r.get(6)?;
-                    audit.push((
-                        r.get::<_, String>(0)?,
-                        AuditRecord {
-                            at: ts(Some(r.get(1)?)).expect("some"),
-                            actor: r.get(2)?,
-                            action: AuditAction::parse(&action)?,
-                            key_id: r.get(4)?,
-                            key_name: r.get(5)?,
-                            changes: parse_list(&changes, "changes", |s| Ok(s.to_owned()))?,
-                        },
-                    ));
+                    audit.push((r.get::<_, String>(0)?, audit_from_row(r)?));
                 }
             }
             tx.commit()?;
