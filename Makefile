@@ -116,14 +116,17 @@ test-c: header valgrind
 	$(CC) $(CWARN) tests/c/test_vectors.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_vectors
 	$(VALGRIND) $(CBUILD)/test_vectors $(CBUILD)/vectors.tsv
 
-## The C suite again on PostgreSQL: two fresh databases, dropped afterwards.
+## The C suite and the C conformance test again on PostgreSQL: fresh databases, dropped afterwards.
 PG_ADMIN := PGOPTIONS=--client-min-messages=warning psql -q -v ON_ERROR_STOP=1 "$(KEYSCOPE_TEST_DATABASE_URL)" -c
 PG_BASE  := $(shell $(PYTHON) -c "import urllib.parse as u; p = u.urlsplit('$(KEYSCOPE_TEST_DATABASE_URL)'); print(u.urlunsplit(p._replace(path='/')))")
 test-c-postgres: pg-check
 	$(PG_ADMIN) "DROP DATABASE IF EXISTS kst_c_main WITH (FORCE)" -c "CREATE DATABASE kst_c_main"
 	$(PG_ADMIN) "DROP DATABASE IF EXISTS kst_c_shared WITH (FORCE)" -c "CREATE DATABASE kst_c_shared"
-	$(CBUILD)/test_keyscope_asan $(CBUILD) "$(PG_BASE)kst_c_main" "$(PG_BASE)kst_c_shared"; rc=$$?; \
-		$(PG_ADMIN) "DROP DATABASE kst_c_main WITH (FORCE)" -c "DROP DATABASE kst_c_shared WITH (FORCE)"; exit $$rc
+	$(PG_ADMIN) "DROP DATABASE IF EXISTS kst_c_surface WITH (FORCE)" -c "CREATE DATABASE kst_c_surface"
+	$(CBUILD)/test_keyscope_asan $(CBUILD) "$(PG_BASE)kst_c_main" "$(PG_BASE)kst_c_shared" && \
+		$(CBUILD)/surface_asan "$(PG_BASE)kst_c_surface"; rc=$$?; \
+		$(PG_ADMIN) "DROP DATABASE kst_c_main WITH (FORCE)" -c "DROP DATABASE kst_c_shared WITH (FORCE)" \
+			-c "DROP DATABASE kst_c_surface WITH (FORCE)"; exit $$rc
 
 ## examples/c/authorize.c, linked statically: target/authorize
 example-c:
