@@ -193,6 +193,73 @@ impl<C: GenericClient> Db<'_, C> {
 
 type Tx<'a, 'b> = Db<'a, Transaction<'b>>;
 
+/// The columns every key write sets, in the order of [`KeyValues::params`].
+const WRITE_COLUMNS: &str = "id, org, name, description, expires_at, grants, networks, enabled, \
+     version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
+     prev_secret_hash, prev_until, name_folded, desc_folded";
+const WRITE_VALUES: &str =
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19";
+
+/// A key's column values as stored (JSON lists, milliseconds, folded text).
+struct KeyValues<'r> {
+    rec: &'r KeyRecord,
+    expires_at: Option<i64>,
+    grants: String,
+    networks: String,
+    created_at: i64,
+    updated_at: i64,
+    last_refreshed_at: Option<i64>,
+    last_used_at: Option<i64>,
+    prev_hash: Option<&'r str>,
+    prev_until: Option<i64>,
+    name_folded: String,
+    desc_folded: Option<String>,
+}
+
+impl<'r> KeyValues<'r> {
+    fn new(rec: &'r KeyRecord) -> Self {
+        KeyValues {
+            rec,
+            expires_at: rec.expires_at.map(Timestamp::as_millis),
+            grants: strings_json(&rec.grants),
+            networks: strings_json(&rec.networks),
+            created_at: rec.created_at.as_millis(),
+            updated_at: rec.updated_at.as_millis(),
+            last_refreshed_at: rec.last_refreshed_at.map(Timestamp::as_millis),
+            last_used_at: rec.last_used_at.map(Timestamp::as_millis),
+            prev_hash: rec.previous.as_ref().map(|p| p.hash.as_str()),
+            prev_until: rec.previous.as_ref().map(|p| p.until.as_millis()),
+            name_folded: fold(&rec.name),
+            desc_folded: rec.description.as_deref().map(fold),
+        }
+    }
+
+    /// The values of [`WRITE_COLUMNS`], in order.
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.rec.id,
+            &self.rec.org,
+            &self.rec.name,
+            &self.rec.description,
+            &self.expires_at,
+            &self.grants,
+            &self.networks,
+            &self.rec.enabled,
+            &self.rec.version,
+            &self.created_at,
+            &self.updated_at,
+            &self.last_refreshed_at,
+            &self.last_used_at,
+            &self.rec.secret_hash,
+            &self.rec.generation,
+            &self.prev_hash,
+            &self.prev_until,
+            &self.name_folded,
+            &self.desc_folded,
+        ]
+    }
+}
+
 /// A key store in a PostgreSQL database, shared by every host of a fleet.
 pub struct PostgresBackend {
     target: String,
@@ -705,38 +772,13 @@ impl PostgresBackend {
 
     /// Inserts a key row, credentials included; sets `rec.seq`.
     fn insert_key_row(&self, tx: &mut Tx<'_, '_>, rec: &mut KeyRecord) -> Result<()> {
+        let values = KeyValues::new(rec);
         let row = tx
             .query_one(
-                &self.sql(
-                    "INSERT INTO {s}.keys (id, org, name, description, expires_at, grants,
-                        networks, enabled, version, created_at, updated_at,
-                        last_refreshed_at, last_used_at, secret_hash, generation,
-                        prev_secret_hash, prev_until, name_folded, desc_folded)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                        $15, $16, $17, $18, $19)
-                     RETURNING seq",
-                ),
-                &[
-                    &rec.id,
-                    &rec.org,
-                    &rec.name,
-                    &rec.description,
-                    &rec.expires_at.map(Timestamp::as_millis),
-                    &strings_json(&rec.grants),
-                    &strings_json(&rec.networks),
-                    &rec.enabled,
-                    &rec.version,
-                    &rec.created_at.as_millis(),
-                    &rec.updated_at.as_millis(),
-                    &rec.last_refreshed_at.map(Timestamp::as_millis),
-                    &rec.last_used_at.map(Timestamp::as_millis),
-                    &rec.secret_hash,
-                    &rec.generation,
-                    &rec.previous.as_ref().map(|p| p.hash.as_str()),
-                    &rec.previous.as_ref().map(|p| p.until.as_millis()),
-                    &fold(&rec.name),
-                    &rec.description.as_deref().map(fold),
-                ],
+                &self.sql(&format!(
+                    "INSERT INTO {{s}}.keys ({WRITE_COLUMNS}) VALUES ({WRITE_VALUES}) RETURNING seq"
+                )),
+                &values.params(),
             )
             .map_err(|e| db_error(&e, &rec.org, &rec.name))?;
         rec.seq = row.get(0);
@@ -911,34 +953,14 @@ impl Backend for PostgresBackend {
                 .select_key(tx, Some(org), id, true)?
                 .ok_or_else(|| Error::not_found(id))?;
             let audit = change(&mut rec)?;
+            let values = KeyValues::new(&rec);
+            let mut params = values.params();
+            params.push(&rec.seq);
             tx.execute(
-                &me.sql(
-                    "UPDATE {s}.keys SET name = $2, description = $3, expires_at = $4,
-                        grants = $5, networks = $6, enabled = $7, version = $8,
-                        updated_at = $9, last_refreshed_at = $10, last_used_at = $11,
-                        secret_hash = $12, generation = $13, prev_secret_hash = $14,
-                        prev_until = $15, name_folded = $16, desc_folded = $17
-                     WHERE seq = $1",
-                ),
-                &[
-                    &rec.seq,
-                    &rec.name,
-                    &rec.description,
-                    &rec.expires_at.map(Timestamp::as_millis),
-                    &strings_json(&rec.grants),
-                    &strings_json(&rec.networks),
-                    &rec.enabled,
-                    &rec.version,
-                    &rec.updated_at.as_millis(),
-                    &rec.last_refreshed_at.map(Timestamp::as_millis),
-                    &rec.last_used_at.map(Timestamp::as_millis),
-                    &rec.secret_hash,
-                    &rec.generation,
-                    &rec.previous.as_ref().map(|p| p.hash.as_str()),
-                    &rec.previous.as_ref().map(|p| p.until.as_millis()),
-                    &fold(&rec.name),
-                    &rec.description.as_deref().map(fold),
-                ],
+                &me.sql(&format!(
+                    "UPDATE {{s}}.keys SET ({WRITE_COLUMNS}) = ({WRITE_VALUES}) WHERE seq = $20"
+                )),
+                &params,
             )
             .map_err(|e| db_error(&e, org, &rec.name))?;
             me.insert_audit(tx, org, &audit)?;
