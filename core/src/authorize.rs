@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 use crate::token::{Principal, decode};
 use crate::token_cache::VerifiedToken;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 fn err(kind: ErrorKind, message: &str) -> Error {
@@ -66,26 +67,60 @@ impl KeyStore {
             )
         })?;
         let client = client_ip.map(parse_client_ip).transpose()?;
+        let target = Target {
+            resource,
+            scope,
+            res,
+            permission,
+        };
+        Ok(self
+            .check_token(token, Some(&target), Some(client), now, may_wait)?
+            .map(|(p, _)| p))
+    }
+
+    /// The checks of an authorization (docs/authorization.md): steps 1–9 always;
+    /// step 10 (networks) when `client` is given (`Some(None)`: no address known);
+    /// step 11 (scope) when `target` is. Returns the principal and the verified token,
+    /// or `Ok(None)` when `may_wait` is false and answering would read the store.
+    pub(crate) fn check_token(
+        &self,
+        token: &str,
+        target: Option<&Target<'_>>,
+        client: Option<Option<IpAddr>>,
+        now: Option<Timestamp>,
+        may_wait: bool,
+    ) -> Result<Option<(Principal, Arc<VerifiedToken>)>> {
         let now = Timestamp::or_now(now);
         self.check_open()?;
         let shared = self.shared();
         let opts = &shared.options;
+        // The in-memory state (keys, signing keys, revoked tokens) first: polled
+        // inline when due, and refused once too old.
+        if !shared
+            .auth
+            .refresh_if_due(shared.backend.as_ref(), may_wait)?
+        {
+            return Ok(None);
+        }
 
-        // 1–3. Form, header, signature (or a token verified before, compared in
-        // constant time). `token` is read here several times — the cache lookup, the
-        // HMAC, the claims, the cached copy — so it must be memory nobody else writes:
-        // an `&str` the caller owns. The bindings whose callers hand in their own
-        // memory (C, Node Buffers and views) copy it once first.
-        let verified = match shared.tokens.get(token) {
+        // 1–3. Form, header, signature (or a token verified before under the same
+        // signing keys, compared in constant time). `token` is read here several
+        // times — the cache lookup, the signature, the claims, the cached copy — so it
+        // must be memory nobody else writes: an `&str` the caller owns. The bindings
+        // whose callers hand in their own memory (C, Node Buffers and views) copy it
+        // once first.
+        let (keys, epoch) = shared.auth.signing();
+        let verified = match shared.auth.tokens.get(token).filter(|v| v.epoch == epoch) {
             Some(v) => v,
             None => {
                 let mut buf = Vec::with_capacity(token.len() * 3 / 4);
-                let claims = decode(token, &shared.signing, &mut buf)?;
-                let v = Arc::new(VerifiedToken::new(token, claims));
-                shared.tokens.insert(Arc::clone(&v));
+                let claims = decode(token, &keys, now.as_millis(), &mut buf)?;
+                let v = Arc::new(VerifiedToken::new(token, claims, epoch));
+                shared.auth.tokens.insert(Arc::clone(&v));
                 v
             }
         };
+        drop(keys);
         let claims = &verified.claims;
         // 4. Issuer, audience, and the org of a view.
         if claims.iss != opts.issuer.as_str() || claims.aud != opts.audience() {
@@ -106,7 +141,7 @@ impl KeyStore {
                 "the token's subject is malformed",
             ));
         }
-        // 5. Expiry and issue time, with leeway.
+        // 5. Expiry and issue time, with leeway; then the deny list of revoked tokens.
         let leeway_ms = opts.leeway * 1000;
         let now_ms = now.as_millis();
         if claims.exp.saturating_mul(1000) <= now_ms - leeway_ms {
@@ -118,14 +153,11 @@ impl KeyStore {
                 "the token was issued in the future",
             ));
         }
+        if shared.auth.is_revoked(&claims.jti) {
+            return Err(err(ErrorKind::TokenRevoked, "the token was revoked"));
+        }
 
         // 6–11. The key's current state, from memory.
-        if !shared
-            .auth
-            .refresh_if_due(shared.backend.as_ref(), may_wait)?
-        {
-            return Ok(None);
-        }
         let check = |state: Option<&KeyAuth>| -> Result<Principal> {
             let Some(key) = state else {
                 return Err(err(ErrorKind::TokenRevoked, "the key was deleted"));
@@ -151,23 +183,29 @@ impl KeyStore {
             if key.expires_at.is_some_and(|e| e <= now) {
                 return Err(err(ErrorKind::KeyExpired, "the key has expired"));
             }
-            if !allows(&key.networks, client) {
+            if let Some(client) = client
+                && !allows(&key.networks, client)
+            {
                 return Err(err(
                     ErrorKind::NetworkDenied,
                     "the client address is outside the key's networks",
                 ));
             }
-            if !list_covers(&claims.scope, scope, res, permission)
-                || !key
-                    .grants
-                    .iter()
-                    .any(|g| g.covers_parts(scope, res, permission))
+            if let Some(t) = target
+                && (!list_covers(&claims.scope, t.scope, t.res, t.permission)
+                    || !key
+                        .grants
+                        .iter()
+                        .any(|g| g.covers_parts(t.scope, t.res, t.permission)))
             {
                 return Err(Error::new(
                     ErrorKind::InsufficientScope,
-                    format!("the token does not allow {permission} on {resource}"),
+                    format!(
+                        "the token does not allow {} on {}",
+                        t.permission, t.resource
+                    ),
                 )
-                .with_required_scope(format!("{resource}:{permission}")));
+                .with_required_scope(format!("{}:{}", t.resource, t.permission)));
             }
             Ok(Principal {
                 key_id: claims.sub.to_string(),
@@ -184,13 +222,28 @@ impl KeyStore {
                 expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
             })
         };
-        if may_wait {
+        let principal = if may_wait {
             shared
                 .auth
-                .with(shared.backend.as_ref(), &claims.sub, check)?
-                .map(Some)
+                .with(shared.backend.as_ref(), &claims.sub, check)??
         } else {
-            shared.auth.with_cached(&claims.sub, check).transpose()
-        }
+            match shared.auth.with_cached(&claims.sub, check) {
+                Some(p) => p?,
+                None => return Ok(None),
+            }
+        };
+        Ok(Some((principal, Arc::clone(&verified))))
     }
+}
+
+/// What a request asks for: a permission on `scope` or `scope.resource`.
+pub(crate) struct Target<'a> {
+    /// The resource as the caller wrote it.
+    pub resource: &'a str,
+    /// Its scope part.
+    pub scope: &'a str,
+    /// Its resource part.
+    pub res: Option<&'a str>,
+    /// The permission needed.
+    pub permission: Permission,
 }

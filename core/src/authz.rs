@@ -8,7 +8,7 @@
 //! way, state that could not be refreshed for `revocation_staleness + offline_grace`
 //! is not used: `authorize` fails with `storage` until a refresh succeeds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,8 +18,10 @@ use arc_swap::ArcSwap;
 use crate::error::{Error, Result};
 use crate::grant::Grant;
 use crate::network::Network;
-use crate::store::{AccessChanges, Backend, KeyRecord, SyncPoint};
+use crate::signing::{Kek, SigningKeys};
+use crate::store::{AccessChanges, Backend, KeyRecord, SIGNING_CHANGED, SyncPoint, TOKENS_REVOKED};
 use crate::time::Timestamp;
+use crate::token_cache::TokenCache;
 
 const SHARDS: usize = 256;
 
@@ -88,6 +90,17 @@ pub(crate) struct AuthCache {
     /// at least that fresh.
     synced_ns: AtomicU64,
     sync: Mutex<SyncPoint>,
+    /// Tokens whose signature verified, for repeat requests.
+    pub tokens: TokenCache,
+    /// The signing keys in use; replaced when the store's table changes.
+    signing: ArcSwap<SigningKeys>,
+    /// Numbers each signing-key set, so a token verified under an older set is
+    /// verified again (a key retired immediately must stop verifying).
+    signing_epoch: AtomicU64,
+    kek: Option<Kek>,
+    leeway_ms: i64,
+    /// Revoked token ids still denied.
+    revoked: ArcSwap<HashSet<String>>,
 }
 
 fn shard_of(id: &str) -> usize {
@@ -101,8 +114,16 @@ fn shard_of(id: &str) -> usize {
 }
 
 impl AuthCache {
-    /// A cache synchronized with `backend` as of now.
-    pub fn new(backend: &dyn Backend, staleness: Duration, grace: Duration) -> Result<Self> {
+    /// A cache synchronized with `backend` as of now, verifying with `signing` (the
+    /// store's table is read again on every change of it unless `signing` is fixed).
+    pub fn new(
+        backend: &dyn Backend,
+        staleness: Duration,
+        grace: Duration,
+        signing: SigningKeys,
+        kek: Option<Kek>,
+        leeway_ms: i64,
+    ) -> Result<Self> {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 map: ArcSwap::from_pointee(HashMap::new()),
@@ -111,6 +132,11 @@ impl AuthCache {
             })
             .collect();
         let staleness_ns = staleness.as_nanos() as u64;
+        let sync_point = backend.sync_point()?;
+        let revoked: HashSet<String> = backend
+            .revoked_token_ids(Timestamp::now())?
+            .into_iter()
+            .collect();
         Ok(AuthCache {
             shards,
             start: Instant::now(),
@@ -119,8 +145,65 @@ impl AuthCache {
             background: backend.syncs_in_background() && staleness_ns >= BACKGROUND_MIN_NS,
             next_check_ns: AtomicU64::new(0),
             synced_ns: AtomicU64::new(0),
-            sync: Mutex::new(backend.sync_point()?),
+            sync: Mutex::new(sync_point),
+            tokens: TokenCache::new(),
+            signing: ArcSwap::from_pointee(signing),
+            signing_epoch: AtomicU64::new(0),
+            kek,
+            leeway_ms,
+            revoked: ArcSwap::from_pointee(revoked),
         })
+    }
+
+    /// The signing keys in use, and the number of their set.
+    pub fn signing(&self) -> (arc_swap::Guard<Arc<SigningKeys>>, u64) {
+        // The epoch is read first: a set stored after it can only be newer, so a
+        // token verified with it is at worst verified once more.
+        let epoch = self.signing_epoch.load(Ordering::Acquire);
+        (self.signing.load(), epoch)
+    }
+
+    /// The key-encryption key this handle was given.
+    pub fn kek(&self) -> Option<&Kek> {
+        self.kek.as_ref()
+    }
+
+    /// Reads the store's signing keys again (nothing to do for fixed keys).
+    pub fn reload_signing(&self, backend: &dyn Backend) -> Result<()> {
+        if self.signing.load().is_fixed() {
+            return Ok(());
+        }
+        let table = backend.signing_table()?;
+        let keys = SigningKeys::from_table(
+            &table,
+            self.kek.as_ref(),
+            Timestamp::now().as_millis(),
+            self.leeway_ms,
+        )?;
+        self.signing.store(Arc::new(keys));
+        self.signing_epoch.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// True when token id `jti` was revoked.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        let set = self.revoked.load();
+        !set.is_empty() && set.contains(jti)
+    }
+
+    /// Denies `jti` on this handle at once (the store tells the others).
+    pub fn add_revoked(&self, jti: &str) {
+        self.revoked.rcu(|set| {
+            let mut next = HashSet::clone(set);
+            next.insert(jti.to_owned());
+            next
+        });
+    }
+
+    fn reload_revoked(&self, backend: &dyn Backend) -> Result<()> {
+        let ids = backend.revoked_token_ids(Timestamp::now())?;
+        self.revoked.store(Arc::new(ids.into_iter().collect()));
+        Ok(())
     }
 
     fn now_ns(&self) -> u64 {
@@ -147,19 +230,34 @@ impl AuthCache {
 
     fn sync_locked(&self, point: &mut SyncPoint, backend: &dyn Backend) -> bool {
         let began = self.now_ns();
-        match backend.access_changes(*point) {
-            Ok(AccessChanges::None) => {}
+        let (to, signing, revoked) = match backend.access_changes(*point) {
+            Ok(AccessChanges::None) => (None, false, false),
             Ok(AccessChanges::Keys { to, key_ids }) => {
+                let (mut signing, mut revoked) = (false, false);
                 for id in &key_ids {
-                    self.evict(id);
+                    match id.as_str() {
+                        SIGNING_CHANGED => signing = true,
+                        TOKENS_REVOKED => revoked = true,
+                        _ => self.evict(id),
+                    }
                 }
-                *point = to;
+                (Some(to), signing, revoked)
             }
             Ok(AccessChanges::Everything { to }) => {
                 self.clear();
-                *point = to;
+                (Some(to), true, true)
             }
             Err(_) => return false,
+        };
+        // The position moves on only once everything it names is reloaded.
+        if signing && self.reload_signing(backend).is_err() {
+            return false;
+        }
+        if revoked && self.reload_revoked(backend).is_err() {
+            return false;
+        }
+        if let Some(to) = to {
+            *point = to;
         }
         self.synced_ns.fetch_max(began, Ordering::AcqRel);
         true

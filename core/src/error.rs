@@ -124,6 +124,11 @@ impl Error {
         e
     }
 
+    /// An `internal` error (a bug, or a failure of a library keyscope relies on).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Internal, message)
+    }
+
     /// A `storage` error.
     pub fn storage(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Storage, message)

@@ -190,6 +190,64 @@ impl KeyStore {
         now: Option<Timestamp>,
     ) -> Result<AccessToken> {
         let now = Timestamp::or_now(now);
+        let (rec, generation) = self.authenticate_client(key_id, secret, client_ip, now)?;
+        let shared = self.shared();
+        let opts = &shared.options;
+
+        // 6. Scope.
+        let scope = narrow_scope(scope.unwrap_or(""), &rec)?;
+
+        let now_s = now.unix_seconds();
+        let mut exp = now_s + opts.token_ttl;
+        if let Some(e) = rec.expires_at {
+            exp = exp.min(e.unix_seconds());
+        }
+        if generation != rec.generation
+            && let Some(p) = &rec.previous
+        {
+            exp = exp.min(p.until.unix_seconds());
+        }
+        let mut jti = [0u8; 16];
+        random_bytes(&mut jti)?;
+        let claims = Claims {
+            iss: opts.issuer.as_str().into(),
+            aud: opts.audience().into(),
+            sub: key_id.into(),
+            client_id: key_id.into(),
+            org: rec.org.as_str().into(),
+            iat: now_s,
+            exp,
+            jti: URL_SAFE_NO_PAD.encode(jti).into(),
+            scope: scope.as_str().into(),
+            r#gen: generation,
+        };
+        let token = encode(shared.auth.signing().0.signer()?, &claims)?;
+        if rec
+            .last_used_at
+            .is_none_or(|t| now.as_millis() - t.as_millis() >= LAST_USED_EVERY_MS)
+        {
+            shared.backend.touch_last_used(key_id, now)?;
+        }
+        Ok(AccessToken {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: exp - now_s,
+            expires_at: Timestamp::from_unix_seconds(exp, "exp")?,
+            scope,
+        })
+    }
+
+    /// Checks a client's key id and secret (steps 1–5 of the exchange: form and
+    /// existence, throttle, networks, secret, enabled and expiry) and returns its key
+    /// and the credential generation the secret belongs to. The token endpoint,
+    /// introspection and revocation authenticate their callers with it.
+    pub(crate) fn authenticate_client(
+        &self,
+        key_id: &str,
+        secret: &Secret,
+        client_ip: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(KeyRecord, i64)> {
         let client = client_ip.map(parse_client_ip).transpose()?;
         let shared = self.shared();
         let opts = &shared.options;
@@ -284,47 +342,7 @@ impl KeyStore {
             return Err(Error::new(ErrorKind::KeyExpired, "the key has expired"));
         }
 
-        // 6. Scope.
-        let scope = narrow_scope(scope.unwrap_or(""), &rec)?;
-
-        let now_s = now.unix_seconds();
-        let mut exp = now_s + opts.token_ttl;
-        if let Some(e) = rec.expires_at {
-            exp = exp.min(e.unix_seconds());
-        }
-        if generation != rec.generation
-            && let Some(p) = &rec.previous
-        {
-            exp = exp.min(p.until.unix_seconds());
-        }
-        let mut jti = [0u8; 16];
-        random_bytes(&mut jti)?;
-        let claims = Claims {
-            iss: opts.issuer.as_str().into(),
-            aud: opts.audience().into(),
-            sub: key_id.into(),
-            client_id: key_id.into(),
-            org: rec.org.as_str().into(),
-            iat: now_s,
-            exp,
-            jti: URL_SAFE_NO_PAD.encode(jti).into(),
-            scope: scope.as_str().into(),
-            r#gen: generation,
-        };
-        let token = encode(shared.signing.signer(), &claims);
-        if rec
-            .last_used_at
-            .is_none_or(|t| now.as_millis() - t.as_millis() >= LAST_USED_EVERY_MS)
-        {
-            shared.backend.touch_last_used(key_id, now)?;
-        }
-        Ok(AccessToken {
-            access_token: token,
-            token_type: "Bearer",
-            expires_in: exp - now_s,
-            expires_at: Timestamp::from_unix_seconds(exp, "exp")?,
-            scope,
-        })
+        Ok((rec, generation))
     }
 }
 

@@ -42,7 +42,7 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    fn json(status: u16, body: serde_json::Value) -> Self {
+    pub(crate) fn json(status: u16, body: serde_json::Value) -> Self {
         HttpResponse {
             status,
             headers: vec![
@@ -59,15 +59,21 @@ impl HttpResponse {
 
     /// An OAuth error answer. The description is always one of keyscope's fixed
     /// texts, never text from the request.
-    fn oauth_error(status: u16, error: &str, description: &'static str) -> Self {
+    pub(crate) fn oauth_error(status: u16, error: &str, description: &'static str) -> Self {
         Self::json(
             status,
             json!({"error": error, "error_description": safe_text(description)}),
         )
     }
 
-    fn with_header(mut self, name: &str, value: String) -> Self {
+    pub(crate) fn with_header(mut self, name: &str, value: String) -> Self {
         self.headers.push((name.into(), value));
+        self
+    }
+
+    /// The same response without header `name`.
+    pub(crate) fn without_header(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self
     }
 
@@ -235,7 +241,7 @@ pub fn header_permission(permission: &str) -> Result<Permission> {
 /// The token-endpoint response for an error of `issue_token`. No wildcard arm. The
 /// descriptions are fixed: an error's own message may quote the request (a scope, an
 /// address).
-fn token_error(err: &Error) -> HttpResponse {
+pub(crate) fn token_error(err: &Error) -> HttpResponse {
     match err.kind() {
         ErrorKind::InvalidInput => {
             HttpResponse::oauth_error(400, "invalid_request", "the request is invalid")
@@ -270,6 +276,69 @@ fn token_error(err: &Error) -> HttpResponse {
     }
 }
 
+/// A decoded form body.
+pub(crate) type Form = Vec<(FormText, FormText)>;
+
+/// The value of form parameter `name`.
+pub(crate) fn form_param<'f>(form: &'f Form, name: &str) -> Option<&'f str> {
+    form.iter()
+        .find(|(k, _)| k.as_str() == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Reads an `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`],
+/// or the 400 answer saying what is wrong with it.
+pub(crate) fn read_form(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> std::result::Result<Form, HttpResponse> {
+    let bad = |why: &'static str| HttpResponse::oauth_error(400, "invalid_request", why);
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim);
+    if !media.is_some_and(|m| m.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+        return Err(bad("the request must be application/x-www-form-urlencoded"));
+    }
+    if body.len() > MAX_FORM_BYTES {
+        return Err(bad("the request body is too large"));
+    }
+    parse_form(body).map_err(bad)
+}
+
+/// The client's credentials (RFC 6749 §2.3.1): HTTP Basic, or `client_id` and
+/// `client_secret` in the form (true in the result), never both; or the answer
+/// refusing the request.
+pub(crate) fn client_credentials(
+    authorization: Option<&str>,
+    form: &Form,
+) -> std::result::Result<(String, Secret, bool), HttpResponse> {
+    let in_body =
+        form_param(form, "client_id").is_some() || form_param(form, "client_secret").is_some();
+    match (authorization.filter(|a| !a.trim().is_empty()), in_body) {
+        (Some(_), true) => Err(HttpResponse::oauth_error(
+            400,
+            "invalid_request",
+            "send client credentials by HTTP Basic or in the body, not both",
+        )),
+        (Some(header), false) => match basic_credentials(header) {
+            Some((id, secret)) => Ok((id, secret, false)),
+            None => Err(invalid_client(
+                "the Authorization header is not valid HTTP Basic credentials",
+            )),
+        },
+        (None, true) => match (
+            form_param(form, "client_id"),
+            form_param(form, "client_secret"),
+        ) {
+            (Some(id), Some(secret)) => Ok((id.to_owned(), Secret::new(secret), true)),
+            _ => Err(invalid_client(
+                "client_id and client_secret are both required",
+            )),
+        },
+        (None, false) => Err(invalid_client("client authentication is required")),
+    }
+}
+
 impl KeyStore {
     /// The OAuth 2.0 token endpoint (RFC 6749 §4.4, client credentials). Credentials
     /// come by HTTP Basic or as `client_id`/`client_secret` in the form (not both).
@@ -282,26 +351,27 @@ impl KeyStore {
         client_ip: Option<&str>,
         now: Option<Timestamp>,
     ) -> HttpResponse {
+        self.token_response(authorization, content_type, body, client_ip, now, false)
+    }
+
+    /// The token endpoint; with `quiet_form_auth`, a 401 to a client that sent its
+    /// credentials in the form carries no `Basic` challenge (so a browser shows no
+    /// login prompt).
+    pub(crate) fn token_response(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+        client_ip: Option<&str>,
+        now: Option<Timestamp>,
+        quiet_form_auth: bool,
+    ) -> HttpResponse {
         let bad = |why: &'static str| HttpResponse::oauth_error(400, "invalid_request", why);
-        let media = content_type
-            .and_then(|c| c.split(';').next())
-            .map(str::trim);
-        if !media.is_some_and(|m| m.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
-            return bad("the request must be application/x-www-form-urlencoded");
-        }
-        if body.len() > MAX_FORM_BYTES {
-            return bad("the request body is too large");
-        }
-        let form = match parse_form(body) {
+        let form = match read_form(content_type, body) {
             Ok(f) => f,
-            Err(why) => return bad(why),
+            Err(r) => return r,
         };
-        let param = |name: &str| {
-            form.iter()
-                .find(|(k, _)| k.as_str() == name)
-                .map(|(_, v)| v.as_str())
-        };
-        match param("grant_type") {
+        match form_param(&form, "grant_type") {
             None => return bad("grant_type is required"),
             Some("client_credentials") => {}
             Some(_) => {
@@ -312,26 +382,20 @@ impl KeyStore {
                 );
             }
         }
-        let in_body = param("client_id").is_some() || param("client_secret").is_some();
-        let (id, secret) = match (authorization.filter(|a| !a.trim().is_empty()), in_body) {
-            (Some(_), true) => {
-                return bad("send client credentials by HTTP Basic or in the body, not both");
+        let quiet = |r: HttpResponse| {
+            let in_body = form_param(&form, "client_id").is_some()
+                || form_param(&form, "client_secret").is_some();
+            if quiet_form_auth && in_body {
+                r.without_header("WWW-Authenticate")
+            } else {
+                r
             }
-            (Some(header), false) => match basic_credentials(header) {
-                Some(c) => c,
-                None => {
-                    return invalid_client(
-                        "the Authorization header is not valid HTTP Basic credentials",
-                    );
-                }
-            },
-            (None, true) => match (param("client_id"), param("client_secret")) {
-                (Some(id), Some(secret)) => (id.to_owned(), Secret::new(secret)),
-                _ => return invalid_client("client_id and client_secret are both required"),
-            },
-            (None, false) => return invalid_client("client authentication is required"),
         };
-        match self.issue_token(&id, &secret, client_ip, param("scope"), now) {
+        let (id, secret, _) = match client_credentials(authorization, &form) {
+            Ok(c) => c,
+            Err(r) => return quiet(r),
+        };
+        let out = match self.issue_token(&id, &secret, client_ip, form_param(&form, "scope"), now) {
             Ok(t) => HttpResponse::json(
                 200,
                 json!({
@@ -342,7 +406,8 @@ impl KeyStore {
                 }),
             ),
             Err(e) => token_error(&e),
-        }
+        };
+        quiet(out)
     }
 
     /// Authorizes a request from its `Authorization` header (RFC 6750 `Bearer`). Every

@@ -274,16 +274,23 @@ pub enum AuditAction {
     Refresh,
     /// `delete_key`.
     Delete,
+    /// `rotate_signing_key` (the record's `key_id` is the kid now signing).
+    SigningKeyRotated,
+    /// `retire_signing_key` (the record's `key_id` is the retired kid).
+    SigningKeyRetired,
 }
 
 impl AuditAction {
-    /// `"create"`, `"update"`, `"refresh"` or `"delete"`.
+    /// `"create"`, `"update"`, `"refresh"`, `"delete"`, `"signing_key_rotated"` or
+    /// `"signing_key_retired"`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Create => "create",
             AuditAction::Update => "update",
             AuditAction::Refresh => "refresh",
             AuditAction::Delete => "delete",
+            AuditAction::SigningKeyRotated => "signing_key_rotated",
+            AuditAction::SigningKeyRetired => "signing_key_retired",
         }
     }
 
@@ -293,6 +300,8 @@ impl AuditAction {
             "update" => AuditAction::Update,
             "refresh" => AuditAction::Refresh,
             "delete" => AuditAction::Delete,
+            "signing_key_rotated" => AuditAction::SigningKeyRotated,
+            "signing_key_retired" => AuditAction::SigningKeyRetired,
             _ => {
                 return Err(Error::storage(format!(
                     "unknown audit action {s:?} in the database"

@@ -8,6 +8,7 @@ use crate::cursor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{Throttle, VerifiedCache};
 use crate::grant::{Grant, parse_grants};
+use crate::jose::Alg;
 use crate::key::{
     ApiKey, AuditAction, AuditRecord, DEFAULT_WITHIN_MS, KeyUpdate, ListQuery, MAX_GRACE_MS,
     MAX_WITHIN_MS, NewKey, Page, StatusFilter, Summary,
@@ -15,11 +16,10 @@ use crate::key::{
 use crate::network::{Network, parse_network_list, parse_networks};
 use crate::options::Options;
 use crate::secret::{self, Secret, is_key_id};
-use crate::signing::SigningKeys;
+use crate::signing::{self, Kek, SigningKeys};
 use crate::store::{self, Backend, KeyRecord, KeyScan, PreviousSecret};
 use crate::text::{DEFAULT_ORG, validate_actor, validate_description, validate_name, validate_org};
 use crate::time::Timestamp;
-use crate::token_cache::TokenCache;
 
 /// Largest page of `list_keys` and `audit_log`.
 pub const MAX_PAGE: i64 = 1000;
@@ -28,12 +28,10 @@ pub const MAX_PAGE: i64 = 1000;
 pub(crate) struct Shared {
     pub backend: Box<dyn Backend>,
     pub options: Options,
-    pub signing: SigningKeys,
     pub auth: AuthCache,
     pub throttle: Throttle,
     pub verified: VerifiedCache,
     pub trusted_proxies: Vec<Network>,
-    pub tokens: TokenCache,
     /// Set by `close`: `authorize` answers from memory, so it checks this instead of
     /// meeting the closed connection.
     pub closed: std::sync::atomic::AtomicBool,
@@ -64,20 +62,57 @@ impl KeyStore {
     pub fn open(location: &str, options: Options) -> Result<KeyStore> {
         options.validate()?;
         let backend = store::open(location, &options.store)?;
-        let signing = SigningKeys::resolve(&options.signing_keys, || backend.signing_keys())?;
-        Self::with_backend(backend, options, signing)
+        Self::with_backend(backend, options)
     }
 
-    /// A store over any backend (for tests and other backends).
-    pub fn with_backend(
-        backend: Box<dyn Backend>,
-        options: Options,
-        signing: SigningKeys,
-    ) -> Result<KeyStore> {
+    /// A store over any backend: its signing keys are the option's or the
+    /// environment's HS256 keys, else the backend's table, brought to a `current` and
+    /// a `next` key (importing a previous version's key file once) when it lacks them.
+    pub fn with_backend(backend: Box<dyn Backend>, options: Options) -> Result<KeyStore> {
         options.validate()?;
+        let kek = Kek::resolve(options.key_encryption_key.as_deref().map(|k| &k[..]))?;
+        let leeway_ms = options.leeway * 1000;
+        let signing = match signing::fixed_keys(&options.signing_keys)? {
+            Some(fixed) => {
+                if options.token_alg.is_some_and(|a| a != Alg::Hs256) {
+                    return Err(Error::invalid(
+                        "token_alg",
+                        "with keys from signing_keys or KEYSCOPE_SIGNING_KEYS (HS256 secrets) \
+                         only HS256 is possible",
+                    ));
+                }
+                fixed
+            }
+            None => {
+                let alg = options.token_alg.unwrap_or(Alg::Es256);
+                let now_ms = Timestamp::now().as_millis();
+                let mut table = backend.signing_table()?;
+                let needs = signing::bootstrap(
+                    &mut table.clone(),
+                    kek.as_ref(),
+                    alg,
+                    || backend.legacy_signing_keys(),
+                    now_ms,
+                )?
+                .is_some();
+                if needs {
+                    backend.update_signing_table(DEFAULT_ORG, &mut |t| {
+                        signing::bootstrap(
+                            t,
+                            kek.as_ref(),
+                            alg,
+                            || backend.legacy_signing_keys(),
+                            now_ms,
+                        )
+                    })?;
+                    table = backend.signing_table()?;
+                }
+                SigningKeys::from_table(&table, kek.as_ref(), now_ms, leeway_ms)?
+            }
+        };
         let staleness = Duration::from_secs_f64(options.revocation_staleness);
         let grace = Duration::from_secs_f64(options.offline_grace);
-        let auth = AuthCache::new(backend.as_ref(), staleness, grace)?;
+        let auth = AuthCache::new(backend.as_ref(), staleness, grace, signing, kek, leeway_ms)?;
         let trusted_proxies = options
             .trusted_proxies
             .iter()
@@ -87,12 +122,10 @@ impl KeyStore {
         let shared = Arc::new(Shared {
             backend,
             options,
-            signing,
             auth,
             throttle: Throttle::new(),
             verified: VerifiedCache::new()?,
             trusted_proxies,
-            tokens: TokenCache::new(),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         if shared.auth.syncs_in_background() {
@@ -117,11 +150,6 @@ impl KeyStore {
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
-    }
-
-    /// The signing keys in use (where they came from, and their ids).
-    pub fn signing_keys(&self) -> &SigningKeys {
-        &self.shared.signing
     }
 
     /// A view limited to organization `org`, with every method of the store and no
@@ -163,7 +191,7 @@ impl KeyStore {
     /// delete); it frees memory and lets benchmarks measure the uncached paths.
     pub fn clear_caches(&self) {
         self.shared.verified.clear();
-        self.shared.tokens.clear();
+        self.shared.auth.tokens.clear();
     }
 
     /// Closes the store; every later call on it or its views fails with `storage`.

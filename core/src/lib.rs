@@ -11,10 +11,12 @@ mod authorize;
 mod authz;
 pub mod catalog;
 mod cursor;
+pub mod endpoints;
 pub mod error;
 mod exchange;
 pub mod grant;
 pub mod http;
+pub mod jose;
 pub mod key;
 pub mod keystore;
 pub mod migrate;
@@ -29,8 +31,10 @@ pub mod token;
 mod token_cache;
 
 pub use catalog::Catalog;
+pub use endpoints::HttpRequest;
 pub use error::{Error, ErrorKind, Result};
 pub use grant::{Grant, Permission, Target};
+pub use jose::Alg;
 pub use key::{
     ApiKey, AuditAction, AuditRecord, KeyStatus, KeyUpdate, ListQuery, NewKey, Page, StatusFilter,
     Summary,
@@ -39,6 +43,6 @@ pub use keystore::KeyStore;
 pub use network::Network;
 pub use options::Options;
 pub use secret::{Argon2Params, Secret};
-pub use signing::SigningKeys;
+pub use signing::{SigningKeyInfo, SigningKeys};
 pub use time::Timestamp;
 pub use token::{AccessToken, Principal};

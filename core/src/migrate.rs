@@ -86,8 +86,16 @@ fn check_copy(source: &Snapshot, copy: &Snapshot) -> Result<()> {
             source.audit.len()
         ));
     }
-    if source.signing_keys.is_some() && copy.signing_keys != source.signing_keys {
+    let sorted = |t: &crate::signing::SigningTable| {
+        let mut keys = t.keys.clone();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        (keys, t.kek_check.clone())
+    };
+    if !source.signing.keys.is_empty() && sorted(&copy.signing) != sorted(&source.signing) {
         return fail("the signing keys differ".into());
+    }
+    if copy.revoked != source.revoked {
+        return fail("the revoked tokens differ".into());
     }
     Ok(())
 }
@@ -138,6 +146,6 @@ pub fn migrate(
     Ok(MigrateReport {
         keys: snapshot.keys.len(),
         audit_records: snapshot.audit.len(),
-        signing_keys: snapshot.signing_keys.as_ref().map_or(0, Vec::len),
+        signing_keys: snapshot.signing.keys.len(),
     })
 }

@@ -2,17 +2,26 @@
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::jose::Alg;
 use crate::network::Network;
 use crate::secret::{Argon2Params, DEFAULT_PREFIX, validate_prefix};
 use crate::store::StoreOptions;
+use zeroize::Zeroizing;
 
 /// Options of `KeyStore::open`. `Options::default()` gives the documented defaults.
 /// Its `Debug` output never shows a signing key's secret.
 #[derive(Clone)]
 pub struct Options {
-    /// Signing keys `(kid, secret ≥ 32 bytes)`; the first signs, all verify. Empty:
-    /// `KEYSCOPE_SIGNING_KEYS`, else the `<db>.signing-keys` file.
+    /// HS256 signing keys `(kid, secret ≥ 32 bytes)`; the first signs, all verify,
+    /// and the store's own keys are not used. Empty: `KEYSCOPE_SIGNING_KEYS`, else the
+    /// store's signing-key table (docs/signing-keys.md).
     pub signing_keys: Vec<(String, Vec<u8>)>,
+    /// The algorithm of keys the store generates (default ES256). With fixed
+    /// `signing_keys` only HS256 is accepted.
+    pub token_alg: Option<Alg>,
+    /// 32 bytes that seal the store's private keys at rest (AES-256-GCM); default:
+    /// `KEYSCOPE_KEY_ENCRYPTION_KEY` (base64), else private keys are stored in the clear.
+    pub key_encryption_key: Option<Zeroizing<Vec<u8>>>,
     /// When set, grants are checked against it at create and update.
     pub catalog: Option<Catalog>,
     /// Access-token lifetime in seconds, 60–86 400.
@@ -47,6 +56,11 @@ impl std::fmt::Debug for Options {
         let kids: Vec<&str> = self.signing_keys.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("Options")
             .field("signing_keys", &format_args!("{kids:?} (secrets redacted)"))
+            .field("token_alg", &self.token_alg)
+            .field(
+                "key_encryption_key",
+                &self.key_encryption_key.as_ref().map(|_| "(redacted)"),
+            )
             .field("catalog", &self.catalog.as_ref().map(|_| "…"))
             .field("token_ttl", &self.token_ttl)
             .field("issuer", &self.issuer)
@@ -71,6 +85,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             signing_keys: Vec::new(),
+            token_alg: None,
+            key_encryption_key: None,
             catalog: None,
             token_ttl: 3600,
             issuer: "keyscope".to_owned(),
@@ -115,6 +131,18 @@ impl Options {
                     format!("{kid:?} is listed twice"),
                 ));
             }
+        }
+        if let Some(k) = &self.key_encryption_key
+            && k.len() != crate::signing::KEK_BYTES
+        {
+            return Err(Error::invalid(
+                "key_encryption_key",
+                format!(
+                    "must be {} bytes, not {}",
+                    crate::signing::KEK_BYTES,
+                    k.len()
+                ),
+            ));
         }
         if !(60..=86_400).contains(&self.token_ttl) {
             return Err(Error::invalid(

@@ -1,14 +1,14 @@
-//! Access tokens (docs/tokens.md): RFC 9068 JWTs, compact JWS signed HS256, written and
-//! parsed strictly.
+//! Access tokens (docs/tokens.md): RFC 9068 JWTs, compact JWS signed ES256, EdDSA,
+//! RS256 or HS256, written and parsed strictly.
 
 use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::jose::MAX_SIGNATURE_BYTES;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::time::Timestamp;
 
@@ -64,18 +64,16 @@ fn invalid(why: impl Into<String>) -> Error {
 }
 
 /// Signs `claims` with `key` into a compact JWS.
-pub fn encode(key: &SigningKey, claims: &Claims<'_>) -> String {
+pub fn encode(key: &SigningKey, claims: &Claims<'_>) -> Result<String> {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    let mut token = String::with_capacity(key.header_b64().len() + payload.len() * 4 / 3 + 48);
+    let mut token = String::with_capacity(key.header_b64().len() + payload.len() * 4 / 3 + 360);
     token.push_str(key.header_b64());
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-    let mut mac = key.mac();
-    mac.update(token.as_bytes());
-    let sig = mac.finalize().into_bytes();
+    let sig = key.sign(token.as_bytes())?;
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(sig, &mut token);
-    token
+    Ok(token)
 }
 
 /// Explains why a header that is not byte-for-byte one of ours is refused. The
@@ -89,13 +87,17 @@ fn header_error(header_b64: &str, keys: &SigningKeys) -> Error {
         Ok(h) => h,
         Err(_) => return invalid("the token header is not a valid JWS header"),
     };
-    if header.alg != "HS256" {
-        return invalid("the token's algorithm is not accepted; only HS256 is");
+    if !crate::jose::Alg::ALL
+        .iter()
+        .any(|a| a.as_str() == header.alg)
+    {
+        return invalid("the token's algorithm is not accepted");
     }
-    match header.kid.as_deref() {
+    match header.kid.as_deref().map(|kid| (kid, keys.by_kid(kid))) {
         None => invalid("the token header has no kid"),
-        Some(kid) if keys.by_kid(kid).is_none() => {
-            invalid("the token's kid is not a known signing key")
+        Some((_, None)) => invalid("the token's kid is not a known signing key"),
+        Some((_, Some(key))) if key.alg().as_str() != header.alg => {
+            invalid("the token's algorithm is not its key's algorithm")
         }
         Some(_) if header.typ.as_deref() != Some("at+jwt") => {
             invalid("the token's typ is not at+jwt")
@@ -105,10 +107,17 @@ fn header_error(header_b64: &str, keys: &SigningKeys) -> Error {
 }
 
 /// Verifies a token's form and signature and returns its claims, borrowed from
-/// `buf` (cleared and reused) where possible. Checks the size before anything else, the exact header of a
-/// known key, the HMAC in constant time, canonical base64url, and a claims object with
-/// exactly keyscope's members (so none is duplicated) and integer `iat`/`exp`.
-pub fn decode<'b>(token: &str, keys: &SigningKeys, buf: &'b mut Vec<u8>) -> Result<Claims<'b>> {
+/// `buf` (cleared and reused) where possible. Checks the size before anything else,
+/// the exact header of a known key (so its algorithm is the key's own: no family
+/// confusion), the signature (HMACs in constant time; a retired key only until its
+/// time is over at `now_ms`), canonical base64url, and a claims object with exactly
+/// keyscope's members (so none is duplicated) and integer `iat`/`exp`.
+pub fn decode<'b>(
+    token: &str,
+    keys: &SigningKeys,
+    now_ms: i64,
+    buf: &'b mut Vec<u8>,
+) -> Result<Claims<'b>> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
             "the token is longer than {MAX_TOKEN_BYTES} bytes"
@@ -123,14 +132,17 @@ pub fn decode<'b>(token: &str, keys: &SigningKeys, buf: &'b mut Vec<u8>) -> Resu
     let key = keys
         .by_header(header.as_bytes())
         .ok_or_else(|| header_error(header, keys))?;
-    let mut sig_bytes = [0u8; 33];
+    let mut sig_bytes = [0u8; MAX_SIGNATURE_BYTES + 1];
     let n = URL_SAFE_NO_PAD
         .decode_slice(sig, &mut sig_bytes)
         .map_err(|_| invalid("the token signature is not canonical base64url"))?;
-    let mut mac = key.mac();
-    mac.update(&token.as_bytes()[..header.len() + 1 + payload.len()]);
-    mac.verify_slice(&sig_bytes[..n])
-        .map_err(|_| invalid("the token signature does not verify"))?;
+    if !key.verify(
+        &token.as_bytes()[..header.len() + 1 + payload.len()],
+        &sig_bytes[..n],
+        now_ms,
+    ) {
+        return Err(invalid("the token signature does not verify"));
+    }
     buf.clear();
     URL_SAFE_NO_PAD
         .decode_vec(payload, buf)
@@ -200,7 +212,7 @@ mod tests {
 
     fn dec(token: &str) -> Result<Claims<'static>> {
         let mut buf = Vec::new();
-        decode(token, &keys(), &mut buf).map(|c| Claims {
+        decode(token, &keys(), 0, &mut buf).map(|c| Claims {
             iss: c.iss.into_owned().into(),
             aud: c.aud.into_owned().into(),
             sub: c.sub.into_owned().into(),
@@ -219,16 +231,15 @@ mod tests {
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let mut mac = k.signer().mac();
-        mac.update(t.as_bytes());
+        let sig = k.signer().unwrap().sign(t.as_bytes()).unwrap();
         t.push('.');
-        t.push_str(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        t.push_str(&URL_SAFE_NO_PAD.encode(sig));
         t
     }
 
     #[test]
     fn round_trips_and_the_header_is_rfc9068() {
-        let t = encode(keys().signer(), &claims());
+        let t = encode(keys().signer().unwrap(), &claims()).unwrap();
         assert_eq!(dec(&t).unwrap(), claims());
         let header = URL_SAFE_NO_PAD
             .decode(t.split('.').next().unwrap())
@@ -238,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_flipped_bit_in_any_part_is_refused() {
-        let t = encode(keys().signer(), &claims());
+        let t = encode(keys().signer().unwrap(), &claims()).unwrap();
         for i in 0..t.len() {
             if t.as_bytes()[i] == b'.' {
                 continue;
@@ -302,7 +313,7 @@ mod tests {
 
     #[test]
     fn non_canonical_base64_and_wrong_shapes_are_refused() {
-        let t = encode(keys().signer(), &claims());
+        let t = encode(keys().signer().unwrap(), &claims()).unwrap();
         assert!(dec(&format!("{t}=")).is_err(), "padding");
         assert!(dec(&format!("{t}.x")).is_err(), "four parts");
         assert!(dec(t.rsplit_once('.').unwrap().0).is_err(), "two parts");
@@ -327,7 +338,7 @@ mod tests {
     #[test]
     fn the_second_key_verifies() {
         let k = keys();
-        let t = encode(k.by_kid("k2").unwrap(), &claims());
+        let t = encode(k.by_kid("k2").unwrap(), &claims()).unwrap();
         assert!(dec(&t).is_ok());
     }
 }

@@ -15,14 +15,17 @@ const SLOTS: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct VerifiedToken {
     token: Box<str>,
+    /// The signing-key set it verified under.
+    pub epoch: u64,
     /// The claims, borrowing nothing.
     pub claims: Claims<'static>,
 }
 
 impl VerifiedToken {
-    pub fn new(token: &str, claims: Claims<'_>) -> Self {
+    pub fn new(token: &str, claims: Claims<'_>, epoch: u64) -> Self {
         VerifiedToken {
             token: token.into(),
+            epoch,
             claims: Claims {
                 iss: claims.iss.into_owned().into(),
                 aud: claims.aud.into_owned().into(),
@@ -84,6 +87,18 @@ impl TokenCache {
         let same_len = cached.token.len() == token.len();
         let sig_eq: bool = signature(&cached.token).ct_eq(sig).into();
         (same_len && sig_eq && cached.token.as_bytes() == token.as_bytes()).then_some(cached)
+    }
+
+    /// Forgets `token` if it is cached.
+    pub fn remove(&self, token: &str) {
+        let slot = &self.slots[slot_of(signature(token))];
+        if slot
+            .load()
+            .as_ref()
+            .is_some_and(|c| c.token.as_bytes() == token.as_bytes())
+        {
+            slot.store(None);
+        }
     }
 
     pub fn clear(&self) {

@@ -16,7 +16,7 @@ use keyscope_core::store::{
 };
 use keyscope_core::{
     Argon2Params, ErrorKind, KeyStore, KeyUpdate, NewKey, Options, Permission, Result, Secret,
-    SigningKeys, Summary, Timestamp,
+    Summary, Timestamp,
 };
 
 const READ: Permission = Permission::Read;
@@ -115,10 +115,15 @@ fn every_handle_of_a_store_agrees_on_its_own_signing_key() {
     };
     let a = db.open(no_keys.clone()).unwrap();
     let b = db.open(no_keys).unwrap();
-    assert_eq!(
-        a.signing_keys().signer().kid(),
-        b.signing_keys().signer().kid()
-    );
+    let current = |s: &KeyStore| {
+        s.signing_keys(None)
+            .unwrap()
+            .into_iter()
+            .find(|k| k.state == "current")
+            .unwrap()
+            .kid
+    };
+    assert_eq!(current(&a), current(&b));
     let (id, secret) = key(&a, "shared");
     let t = token(&a, &id, &secret);
     b.authorize(&t, "reports", READ, None, None).unwrap();
@@ -247,8 +252,22 @@ impl Backend for Flaky {
         self.check()?;
         self.inner.access_changes(since)
     }
-    fn signing_keys(&self) -> Result<keyscope_core::signing::StoredKeys> {
-        self.inner.signing_keys()
+    fn signing_table(&self) -> Result<keyscope_core::signing::SigningTable> {
+        self.inner.signing_table()
+    }
+    fn update_signing_table(
+        &self,
+        audit_org: &str,
+        change: &mut store::SigningChange<'_>,
+    ) -> Result<()> {
+        self.inner.update_signing_table(audit_org, change)
+    }
+    fn revoke_token_id(&self, jti: &str, until: i64, now: Timestamp) -> Result<()> {
+        self.inner.revoke_token_id(jti, until, now)
+    }
+    fn revoked_token_ids(&self, now: Timestamp) -> Result<Vec<String>> {
+        self.check()?;
+        self.inner.revoked_token_ids(now)
     }
     fn export(&self) -> Result<store::Snapshot> {
         self.inner.export()
@@ -268,12 +287,7 @@ fn flaky(db: &Arc<Db>, options: Options) -> (KeyStore, Arc<AtomicBool>) {
         inner: store::open(db.location(), &options.store).unwrap(),
         failing: Arc::clone(&failing),
     };
-    let signing = SigningKeys::from_pairs(
-        &options.signing_keys,
-        keyscope_core::signing::KeySource::Option,
-    )
-    .unwrap();
-    let s = KeyStore::with_backend(Box::new(backend), options, signing).unwrap();
+    let s = KeyStore::with_backend(Box::new(backend), options).unwrap();
     (s, failing)
 }
 

@@ -703,28 +703,114 @@ fn another_handle_sees_revocation_within_staleness() {
 }
 
 #[test]
-fn signing_key_file_is_shared_by_every_handle_of_a_store() {
+fn the_store_keeps_its_signing_keys_and_every_handle_shares_them() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("k.db");
-    let path = path.to_str().unwrap();
+    let real = dir.path().join("real.db");
     let no_keys = Options {
         signing_keys: vec![],
         ..opts()
     };
-    let a = KeyStore::open(path, no_keys.clone()).unwrap();
-    let b = KeyStore::open(path, no_keys).unwrap();
+    let a = KeyStore::open(real.to_str().unwrap(), no_keys.clone()).unwrap();
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let b = KeyStore::open(link.to_str().unwrap(), no_keys).unwrap();
     let (id, secret) = key(&a, NewKey::default());
     let t = a
         .issue_token(&id, &secret, None, None, at(T0))
         .unwrap()
         .access_token;
-    assert!(b.authorize(&t, "reports", READ, None, at(T0)).is_ok());
-    let file = dir.path().join("k.db.signing-keys");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o600
+    assert!(
+        b.authorize(&t, "reports", READ, None, at(T0)).is_ok(),
+        "both handles share the store's keys"
     );
+    assert!(t.starts_with("eyJhbGciOiJFUzI1NiIs"), "ES256 by default");
+    for f in ["real.db.signing-keys", "link.db.signing-keys"] {
+        assert!(!dir.path().join(f).exists(), "no key file: {f}");
+    }
+}
+
+#[test]
+fn a_store_of_the_previous_version_imports_its_key_file_once() {
+    use base64::Engine;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("old.db");
+    let old_key = ("ks-0badc0de".to_owned(), vec![42u8; 32]);
+    // What the previous version wrote: HS256 tokens signed with its key file's key
+    // (the same header and claims as keys given by option), and schema version 3.
+    let (id, secret, old_token) = {
+        let s = KeyStore::open(
+            real.to_str().unwrap(),
+            Options {
+                signing_keys: vec![old_key.clone()],
+                ..opts()
+            },
+        )
+        .unwrap();
+        let (id, secret) = key(&s, NewKey::default());
+        let t = s.issue_token(&id, &secret, None, None, at(T0)).unwrap();
+        s.close();
+        (id, secret, t.access_token)
+    };
+    {
+        let c = rusqlite::Connection::open(&real).unwrap();
+        c.execute_batch(
+            "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.path().join("old.db.signing-keys"))
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        f,
+        "# keyscope signing keys\n{}:{}",
+        old_key.0,
+        base64::engine::general_purpose::STANDARD.encode(&old_key.1)
+    )
+    .unwrap();
+    drop(f);
+
+    // Opened through a symbolic link: the file next to the real path is found.
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let no_keys = Options {
+        signing_keys: vec![],
+        ..opts()
+    };
+    let s = KeyStore::open(link.to_str().unwrap(), no_keys.clone()).unwrap();
+    s.authorize(&old_token, "reports", READ, None, at(T0))
+        .unwrap();
+    let keys = s.signing_keys(None).unwrap();
+    let states: Vec<(&str, &str, &str)> = keys
+        .iter()
+        .map(|k| (k.kid.as_str(), k.alg.as_str(), k.state.as_str()))
+        .collect();
+    assert_eq!(states[0], ("ks-0badc0de", "HS256", "current"));
+    assert_eq!((states[1].1, states[1].2), ("ES256", "next"));
+    assert!(
+        keys[0].public_jwk.is_none(),
+        "HS256 keys are never published"
+    );
+    assert_eq!(s.jwks(None).unwrap().matches("\"kid\"").count(), 1);
+    s.close();
+
+    // The file is not read again: without it the store still verifies old tokens.
+    std::fs::remove_file(dir.path().join("old.db.signing-keys")).unwrap();
+    let s = KeyStore::open(real.to_str().unwrap(), no_keys).unwrap();
+    s.authorize(&old_token, "reports", READ, None, at(T0))
+        .unwrap();
+    // A rotation moves signing to ES256; the old token keeps working until it expires.
+    s.rotate_signing_key(None, Some("admin"), at(T0)).unwrap();
+    let t = s.issue_token(&id, &secret, None, None, at(T0)).unwrap();
+    assert!(t.access_token.starts_with("eyJhbGciOiJFUzI1NiIs"));
+    s.authorize(&old_token, "reports", READ, None, at(T0))
+        .unwrap();
 }
 
 #[test]
@@ -793,31 +879,6 @@ fn a_closed_store_refuses_even_warm_authorizations() {
         at(T0),
     );
     assert_eq!(r.status, 500);
-}
-
-#[test]
-fn the_key_file_lives_next_to_the_real_database_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let real = dir.path().join("real.db");
-    let no_keys = Options {
-        signing_keys: vec![],
-        ..opts()
-    };
-    let a = KeyStore::open(real.to_str().unwrap(), no_keys.clone()).unwrap();
-    let link = dir.path().join("link.db");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let b = KeyStore::open(link.to_str().unwrap(), no_keys).unwrap();
-    assert!(dir.path().join("real.db.signing-keys").exists());
-    assert!(!dir.path().join("link.db.signing-keys").exists());
-    let (id, secret) = key(&a, NewKey::default());
-    let t = a
-        .issue_token(&id, &secret, None, None, at(T0))
-        .unwrap()
-        .access_token;
-    assert!(
-        b.authorize(&t, "reports", READ, None, at(T0)).is_ok(),
-        "both handles share one key"
-    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::grant::Grant;
 use crate::key::{ApiKey, AuditRecord, KeyStatus, StatusFilter, Summary};
 use crate::network::Network;
-use crate::signing::StoredKeys;
+use crate::signing::{KeyPairs, SigningTable};
 use crate::time::Timestamp;
 
 /// The previous secret kept during a refresh grace.
@@ -126,10 +126,24 @@ pub struct Snapshot {
     pub keys: Vec<KeyRecord>,
     /// Every audit record with its organization, oldest first.
     pub audit: Vec<(String, AuditRecord)>,
-    /// The store's own signing keys, if it has any (an SQLite key file, a PostgreSQL
-    /// table); `None` when its processes take theirs from the option or environment.
-    pub signing_keys: Option<Vec<(String, Vec<u8>)>>,
+    /// The store's signing-key table (empty when its processes take their keys from
+    /// the option or the environment).
+    pub signing: SigningTable,
+    /// Revoked token ids that are still denied, with the Unix ms they are denied
+    /// until.
+    pub revoked: Vec<(String, i64)>,
 }
+
+/// The access-log entry that tells every handle to reload the signing keys. Key ids
+/// are hex, so no key id can look like it.
+pub const SIGNING_CHANGED: &str = "~signing";
+/// The access-log entry that tells every handle to reload the revoked token ids.
+pub const TOKENS_REVOKED: &str = "~revoked";
+
+/// A change of the signing-key table inside one write transaction: it returns the
+/// audit entries to append (to org `audit_org`), `None` for no change (nothing is
+/// written), or an error that aborts the transaction.
+pub type SigningChange<'a> = dyn FnMut(&mut SigningTable) -> Result<Option<Vec<AuditRecord>>> + 'a;
 
 /// A random non-zero nonce for an access-log row.
 pub(crate) fn new_nonce() -> Result<i64> {
@@ -246,10 +260,22 @@ pub trait Backend: Send + Sync {
     /// What changed after `since`. Cheap when nothing did (SQLite answers from
     /// `PRAGMA data_version` without reading the log).
     fn access_changes(&self, since: SyncPoint) -> Result<AccessChanges>;
-    /// The store's own signing keys, when neither the option nor the environment gives
-    /// any: a key file next to an SQLite database, a table of a PostgreSQL one, a
-    /// private key for an in-memory store.
-    fn signing_keys(&self) -> Result<StoredKeys>;
+    /// The signing-key table.
+    fn signing_table(&self) -> Result<SigningTable>;
+    /// Reads, changes and writes the signing-key table atomically; when `change`
+    /// changed it, appends its audit entries to `audit_org` and tells every handle
+    /// ([`SIGNING_CHANGED`]).
+    fn update_signing_table(&self, audit_org: &str, change: &mut SigningChange<'_>) -> Result<()>;
+    /// The keys of a previous version's key file, imported once into an empty table
+    /// (SQLite only).
+    fn legacy_signing_keys(&self) -> Result<Option<KeyPairs>> {
+        Ok(None)
+    }
+    /// Denies token id `jti` until `until` (Unix ms), forgets ids whose time is over
+    /// at `now`, and tells every handle ([`TOKENS_REVOKED`]).
+    fn revoke_token_id(&self, jti: &str, until: i64, now: Timestamp) -> Result<()>;
+    /// The token ids denied after `now`.
+    fn revoked_token_ids(&self, now: Timestamp) -> Result<Vec<String>>;
     /// True when this backend keeps the handle current from a thread of its own
     /// (started by [`Backend::watch`]), so `authorize` never polls it inline.
     fn syncs_in_background(&self) -> bool {

@@ -42,12 +42,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
 use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
 use crate::network::Network;
-use crate::signing::{self, KeySource, StoredKeys};
+use crate::signing::{SigningRow, SigningTable};
 use crate::text::fold;
 use crate::time::Timestamp;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Rows of the access log kept; a handle further behind reloads every key.
 const ACCESS_LOG_KEEP: i64 = 10_000;
@@ -106,6 +106,32 @@ const MIGRATIONS: &[&str] = &[
         at     BIGINT NOT NULL
     );
     CREATE INDEX failures_key_at ON {s}.failures (key_id, at);",
+    // 2: signing keys with algorithms and states (the first key of version 1 signs
+    // on as `current`, the others verify on as `retired`), settings, and the
+    // revoked-token deny list.
+    "ALTER TABLE {s}.signing_keys RENAME COLUMN secret TO private;
+    ALTER TABLE {s}.signing_keys ALTER COLUMN private DROP NOT NULL;
+    ALTER TABLE {s}.signing_keys
+        ADD COLUMN alg        TEXT NOT NULL DEFAULT 'HS256',
+        ADD COLUMN state      TEXT NOT NULL DEFAULT 'retired',
+        ADD COLUMN created_at BIGINT NOT NULL
+            DEFAULT (extract(epoch FROM now()) * 1000)::bigint,
+        ADD COLUMN retired_at BIGINT,
+        ADD COLUMN sealed     BOOLEAN NOT NULL DEFAULT FALSE,
+        ADD COLUMN public     BYTEA NOT NULL DEFAULT ''::bytea,
+        ADD COLUMN public_jwk TEXT;
+    UPDATE {s}.signing_keys SET state = 'current'
+        WHERE kid = (SELECT kid FROM {s}.signing_keys ORDER BY position, kid LIMIT 1);
+    UPDATE {s}.signing_keys SET retired_at = created_at WHERE state = 'retired';
+    ALTER TABLE {s}.signing_keys DROP COLUMN position;
+    CREATE TABLE {s}.settings (
+        name  TEXT PRIMARY KEY,
+        value BYTEA NOT NULL
+    );
+    CREATE TABLE {s}.revoked_tokens (
+        jti      TEXT PRIMARY KEY,
+        until_ms BIGINT NOT NULL
+    );",
 ];
 
 const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, networks, enabled, \
@@ -770,6 +796,77 @@ impl PostgresBackend {
         Ok(())
     }
 
+    /// The signing-key table.
+    fn read_signing<C: GenericClient>(&self, c: &mut Db<'_, C>) -> Result<SigningTable> {
+        let keys = c
+            .query(
+                &self.sql(
+                    "SELECT kid, alg, state, created_at, retired_at, private, sealed, public,
+                        public_jwk FROM {s}.signing_keys",
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| SigningRow {
+                kid: r.get(0),
+                alg: r.get(1),
+                state: r.get(2),
+                created_at: r.get(3),
+                retired_at: r.get(4),
+                private: r.get(5),
+                sealed: r.get(6),
+                public: r.get(7),
+                public_jwk: r.get(8),
+            })
+            .collect();
+        let kek_check = c
+            .query_opt(
+                &self.sql("SELECT value FROM {s}.settings WHERE name = 'kek_check'"),
+                &[],
+            )?
+            .map(|r| r.get(0));
+        Ok(SigningTable { keys, kek_check })
+    }
+
+    /// Replaces the signing-key table with `table` and tells every handle.
+    fn write_signing(&self, tx: &mut Tx<'_, '_>, table: &SigningTable) -> Result<()> {
+        tx.execute(&self.sql("DELETE FROM {s}.signing_keys"), &[])?;
+        for k in &table.keys {
+            tx.execute(
+                &self.sql(
+                    "INSERT INTO {s}.signing_keys (kid, alg, state, created_at, retired_at,
+                        private, sealed, public, public_jwk)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                ),
+                &[
+                    &k.kid,
+                    &k.alg,
+                    &k.state,
+                    &k.created_at,
+                    &k.retired_at,
+                    &k.private,
+                    &k.sealed,
+                    &k.public,
+                    &k.public_jwk,
+                ],
+            )?;
+        }
+        match &table.kek_check {
+            Some(v) => tx.execute(
+                &self.sql(
+                    "INSERT INTO {s}.settings (name, value) VALUES ('kek_check', $1)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                ),
+                &[v],
+            )?,
+            None => tx.execute(
+                &self.sql("DELETE FROM {s}.settings WHERE name = 'kek_check'"),
+                &[],
+            )?,
+        };
+        self.log_access(tx, super::SIGNING_CHANGED)
+    }
+
     /// Inserts a key row, credentials included; sets `rec.seq`.
     fn insert_key_row(&self, tx: &mut Tx<'_, '_>, rec: &mut KeyRecord) -> Result<()> {
         let values = KeyValues::new(rec);
@@ -1106,27 +1203,55 @@ impl Backend for PostgresBackend {
         })
     }
 
-    fn signing_keys(&self) -> Result<StoredKeys> {
-        let (kid, secret) = signing::generate_pair()?;
-        let secret = zeroize::Zeroizing::new(secret);
+    fn signing_table(&self) -> Result<SigningTable> {
+        self.with_client(|c| self.read_signing(c))
+    }
+
+    fn update_signing_table(
+        &self,
+        audit_org: &str,
+        change: &mut super::SigningChange<'_>,
+    ) -> Result<()> {
         self.write(|tx, me| {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&me.lock_key])?;
+            let mut table = me.read_signing(tx)?;
+            if let Some(entries) = change(&mut table)? {
+                me.write_signing(tx, &table)?;
+                for a in &entries {
+                    me.insert_audit_row(tx, audit_org, a)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn revoke_token_id(&self, jti: &str, until: i64, now: Timestamp) -> Result<()> {
+        self.write(|tx, me| {
             tx.execute(
                 &me.sql(
-                    "INSERT INTO {s}.signing_keys (kid, secret, position)
-                     SELECT $1, $2, 0 WHERE NOT EXISTS (SELECT 1 FROM {s}.signing_keys)",
+                    "INSERT INTO {s}.revoked_tokens (jti, until_ms) VALUES ($1, $2)
+                     ON CONFLICT (jti) DO UPDATE
+                     SET until_ms = GREATEST({s}.revoked_tokens.until_ms, excluded.until_ms)",
                 ),
-                &[&kid, &secret.as_slice()],
+                &[&jti, &until],
             )?;
-            let rows = tx.query(
-                &me.sql("SELECT kid, secret FROM {s}.signing_keys ORDER BY position, kid"),
-                &[],
+            tx.execute(
+                &me.sql("DELETE FROM {s}.revoked_tokens WHERE until_ms <= $1"),
+                &[&now.as_millis()],
             )?;
-            let pairs = rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, Vec<u8>>(1)))
-                .collect();
-            Ok((pairs, KeySource::Database))
+            me.log_access(tx, super::TOKENS_REVOKED)
+        })
+    }
+
+    fn revoked_token_ids(&self, now: Timestamp) -> Result<Vec<String>> {
+        self.with_client(|c| {
+            Ok(c.query(
+                &self.sql("SELECT jti FROM {s}.revoked_tokens WHERE until_ms > $1"),
+                &[&now.as_millis()],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
         })
     }
 
@@ -1258,9 +1383,16 @@ impl Backend for PostgresBackend {
                 .iter()
                 .map(|r| Ok((r.get::<_, String>(0), audit_from_row(r)?)))
                 .collect::<Result<Vec<_>>>()?;
-            let signing: Vec<(String, Vec<u8>)> = tx
+            let signing = {
+                let mut db = Db {
+                    c: &mut tx,
+                    stmts: &mut HashMap::new(),
+                };
+                self.read_signing(&mut db)?
+            };
+            let revoked = tx
                 .query(
-                    &self.sql("SELECT kid, secret FROM {s}.signing_keys ORDER BY position, kid"),
+                    &self.sql("SELECT jti, until_ms FROM {s}.revoked_tokens ORDER BY jti"),
                     &[],
                 )?
                 .iter()
@@ -1270,7 +1402,8 @@ impl Backend for PostgresBackend {
             Ok(Snapshot {
                 keys,
                 audit,
-                signing_keys: (!signing.is_empty()).then_some(signing),
+                signing,
+                revoked,
             })
         })
     }
@@ -1294,17 +1427,20 @@ impl Backend for PostgresBackend {
             for (org, a) in &snapshot.audit {
                 me.insert_audit_row(tx, org, a)?;
             }
-            if let Some(pairs) = &snapshot.signing_keys {
-                tx.execute(&me.sql("DELETE FROM {s}.signing_keys"), &[])?;
-                for (i, (kid, secret)) in pairs.iter().enumerate() {
-                    tx.execute(
-                        &me.sql(
-                            "INSERT INTO {s}.signing_keys (kid, secret, position) VALUES ($1, $2, $3)",
-                        ),
-                        &[kid, secret, &(i as i32)],
-                    )?;
-                }
-                me.log_access(tx, "")?;
+            if !snapshot.signing.keys.is_empty() {
+                me.write_signing(tx, &snapshot.signing)?;
+            }
+            for (jti, until) in &snapshot.revoked {
+                tx.execute(
+                    &me.sql(
+                        "INSERT INTO {s}.revoked_tokens (jti, until_ms) VALUES ($1, $2)
+                         ON CONFLICT (jti) DO NOTHING",
+                    ),
+                    &[jti, until],
+                )?;
+            }
+            if !snapshot.revoked.is_empty() {
+                me.log_access(tx, super::TOKENS_REVOKED)?;
             }
             Ok(())
         })

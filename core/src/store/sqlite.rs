@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::grant::Grant;
 use crate::key::{AuditAction, AuditRecord, StatusFilter, Summary};
 use crate::network::Network;
-use crate::signing::{self, StoredKeys};
+use crate::signing::{self, KeyPairs, SigningRow, SigningTable};
 use crate::time::Timestamp;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
@@ -66,6 +66,27 @@ const MIGRATIONS: &[&str] = &[
     // 3: a random nonce per access-log row, so a handle tells a restored database from
     // the one it followed.
     "ALTER TABLE access_log ADD COLUMN nonce INTEGER NOT NULL DEFAULT 0;",
+    // 4: signing keys kept in the store (a previous version's key file is imported
+    // into it on first open), settings, and the revoked-token deny list.
+    "CREATE TABLE signing_keys (
+        kid        TEXT PRIMARY KEY,
+        alg        TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        private    BLOB,
+        sealed     INTEGER NOT NULL,
+        public     BLOB NOT NULL,
+        public_jwk TEXT
+    );
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE revoked_tokens (
+        jti      TEXT PRIMARY KEY,
+        until_ms INTEGER NOT NULL
+    );",
 ];
 
 /// Rows of the access log kept; a handle further behind reloads every key.
@@ -452,6 +473,65 @@ fn insert_audit_row(conn: &Connection, org: &str, a: &AuditEntry) -> Result<()> 
     Ok(())
 }
 
+/// The signing-key table.
+fn read_signing(conn: &Connection) -> Result<SigningTable> {
+    let keys = conn
+        .prepare_cached(
+            "SELECT kid, alg, state, created_at, retired_at, private, sealed, public, public_jwk
+             FROM signing_keys",
+        )?
+        .query_map([], |r| {
+            Ok(SigningRow {
+                kid: r.get(0)?,
+                alg: r.get(1)?,
+                state: r.get(2)?,
+                created_at: r.get(3)?,
+                retired_at: r.get(4)?,
+                private: r.get(5)?,
+                sealed: r.get(6)?,
+                public: r.get(7)?,
+                public_jwk: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let kek_check = conn
+        .prepare_cached("SELECT value FROM settings WHERE name = 'kek_check'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(SigningTable { keys, kek_check })
+}
+
+/// Replaces the signing-key table with `table`.
+fn write_signing(conn: &Connection, table: &SigningTable) -> Result<()> {
+    conn.execute("DELETE FROM signing_keys", [])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO signing_keys (kid, alg, state, created_at, retired_at, private, sealed,
+            public, public_jwk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for k in &table.keys {
+        insert.execute(params![
+            k.kid,
+            k.alg,
+            k.state,
+            k.created_at,
+            k.retired_at,
+            k.private,
+            k.sealed,
+            k.public,
+            k.public_jwk
+        ])?;
+    }
+    match &table.kek_check {
+        Some(v) => conn.execute(
+            "INSERT INTO settings (name, value) VALUES ('kek_check', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [v],
+        )?,
+        None => conn.execute("DELETE FROM settings WHERE name = 'kek_check'", [])?,
+    };
+    log_access(conn, super::SIGNING_CHANGED)
+}
+
 /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committing on success.
 fn write_txn<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     let tx = conn
@@ -648,19 +728,61 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn signing_keys(&self) -> Result<StoredKeys> {
-        if self.read.is_none() {
-            signing::private_keys()
-        } else {
-            signing::key_file_keys(&self.path)
+    fn signing_table(&self) -> Result<SigningTable> {
+        self.with_read(|conn| read_signing(conn))
+    }
+
+    fn update_signing_table(
+        &self,
+        audit_org: &str,
+        change: &mut super::SigningChange<'_>,
+    ) -> Result<()> {
+        self.with_write(|conn| {
+            write_txn(conn, |tx| {
+                let mut table = read_signing(tx)?;
+                if let Some(entries) = change(&mut table)? {
+                    write_signing(tx, &table)?;
+                    for a in &entries {
+                        insert_audit_row(tx, audit_org, a)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn legacy_signing_keys(&self) -> Result<Option<KeyPairs>> {
+        match self.read {
+            None => Ok(None),
+            Some(_) => signing::existing_key_file_keys(&self.path),
         }
     }
 
+    fn revoke_token_id(&self, jti: &str, until: i64, now: Timestamp) -> Result<()> {
+        self.with_write(|conn| {
+            write_txn(conn, |tx| {
+                tx.prepare_cached(
+                    "INSERT INTO revoked_tokens (jti, until_ms) VALUES (?1, ?2)
+                     ON CONFLICT (jti) DO UPDATE SET until_ms = max(until_ms, excluded.until_ms)",
+                )?
+                .execute(params![jti, until])?;
+                tx.prepare_cached("DELETE FROM revoked_tokens WHERE until_ms <= ?1")?
+                    .execute([now.as_millis()])?;
+                log_access(tx, super::TOKENS_REVOKED)
+            })
+        })
+    }
+
+    fn revoked_token_ids(&self, now: Timestamp) -> Result<Vec<String>> {
+        self.with_read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT jti FROM revoked_tokens WHERE until_ms > ?1")?
+                .query_map([now.as_millis()], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
     fn export(&self) -> Result<Snapshot> {
-        let signing_keys = match self.read {
-            None => None,
-            Some(_) => signing::existing_key_file_keys(&self.path)?,
-        };
         self.with_read(|conn| {
             // One read transaction: keys and audit records from the same snapshot.
             let tx = conn.transaction()?;
@@ -679,11 +801,17 @@ impl Backend for SqliteBackend {
                     audit.push((r.get::<_, String>(0)?, audit_from_row(r)?));
                 }
             }
+            let signing = read_signing(&tx)?;
+            let revoked = tx
+                .prepare("SELECT jti, until_ms FROM revoked_tokens ORDER BY jti")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(Snapshot {
                 keys,
                 audit,
-                signing_keys,
+                signing,
+                revoked,
             })
         })
     }
@@ -705,15 +833,17 @@ impl Backend for SqliteBackend {
                 for (org, a) in &snapshot.audit {
                     insert_audit_row(tx, org, a)?;
                 }
-                // The key file goes first: if it cannot be written, nothing is.
-                if let Some(pairs) = &snapshot.signing_keys {
-                    if self.read.is_none() {
-                        return Err(Error::invalid(
-                            "destination",
-                            "an in-memory store cannot keep signing keys",
-                        ));
-                    }
-                    signing::write_key_file(&self.path, pairs)?;
+                if !snapshot.signing.keys.is_empty() {
+                    write_signing(tx, &snapshot.signing)?;
+                }
+                for (jti, until) in &snapshot.revoked {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO revoked_tokens (jti, until_ms) VALUES (?1, ?2)",
+                        params![jti, until],
+                    )?;
+                }
+                if !snapshot.revoked.is_empty() {
+                    log_access(tx, super::TOKENS_REVOKED)?;
                 }
                 Ok(())
             })

@@ -1,19 +1,21 @@
-//! Token signing keys: the `signing_keys` option, else the
-//! `KEYSCOPE_SIGNING_KEYS` environment variable, else a key file next to the database
-//! that every process opening the same store shares.
+//! The key file of earlier keyscope versions (`<db>.signing-keys`, HS256 secrets next
+//! to an SQLite database) and the `kid:base64` list format it shares with the
+//! `KEYSCOPE_SIGNING_KEYS` environment variable. A store imports its key file once,
+//! when it first opens with this version, and never reads it again.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(test)]
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use hmac::{Hmac, KeyInit};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+#[cfg(test)]
 use crate::secret::random_bytes;
 
 /// The environment variable read when no `signing_keys` option is given.
@@ -21,144 +23,8 @@ pub const ENV_VAR: &str = "KEYSCOPE_SIGNING_KEYS";
 /// Suffix of the key file kept next to the database.
 pub const FILE_SUFFIX: &str = ".signing-keys";
 
-/// One HS256 key: its id, a pre-keyed HMAC state, and the encoded JWT header that
-/// names it (compared byte for byte when verifying).
-#[derive(Clone)]
-pub struct SigningKey {
-    kid: String,
-    mac: Hmac<Sha256>,
-    header_b64: String,
-}
-
-impl SigningKey {
-    fn new(kid: &str, secret: &[u8]) -> Result<Self> {
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-            .map_err(|_| Error::invalid("signing_keys", "unusable key length"))?;
-        let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#);
-        Ok(SigningKey {
-            kid: kid.to_owned(),
-            mac,
-            header_b64: URL_SAFE_NO_PAD.encode(header),
-        })
-    }
-
-    /// The key id written in the JWT header.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
-    /// The base64url JWT header naming this key.
-    pub fn header_b64(&self) -> &str {
-        &self.header_b64
-    }
-
-    /// A fresh HMAC state keyed with this key.
-    pub fn mac(&self) -> Hmac<Sha256> {
-        self.mac.clone()
-    }
-}
-
 /// `(kid, secret)` pairs; the first signs.
 pub type KeyPairs = Vec<(String, Vec<u8>)>;
-
-/// Signing keys as stored, `(kid, secret)`, with where they came from.
-pub type StoredKeys = (KeyPairs, KeySource);
-
-/// Where the keys came from, for diagnostics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// The `signing_keys` option.
-    Option,
-    /// The `KEYSCOPE_SIGNING_KEYS` environment variable.
-    Environment,
-    /// The key file at this path.
-    File(PathBuf),
-    /// Generated for an in-memory store; lost on close.
-    Private,
-    /// The signing-key table of a PostgreSQL store, shared by every host.
-    Database,
-}
-
-/// The keys of a store: the first signs, all verify.
-#[derive(Clone)]
-pub struct SigningKeys {
-    keys: Vec<SigningKey>,
-    source: KeySource,
-}
-
-impl std::fmt::Debug for SigningKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
-        f.debug_struct("SigningKeys")
-            .field("kids", &kids)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl SigningKeys {
-    /// Keys from `(kid, secret)` pairs (secrets of at least 32 bytes).
-    pub fn from_pairs(pairs: &[(String, Vec<u8>)], source: KeySource) -> Result<Self> {
-        if pairs.is_empty() {
-            return Err(Error::invalid(
-                "signing_keys",
-                "at least one key is required",
-            ));
-        }
-        let keys = pairs
-            .iter()
-            .map(|(kid, secret)| SigningKey::new(kid, secret))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(SigningKeys { keys, source })
-    }
-
-    /// Resolves the keys of a store: the option, else the environment, else the
-    /// store's own keys (`stored`: a key file, a database table, or a private key).
-    pub fn resolve(
-        option: &[(String, Vec<u8>)],
-        stored: impl FnOnce() -> Result<StoredKeys>,
-    ) -> Result<Self> {
-        if !option.is_empty() {
-            return Self::from_pairs(option, KeySource::Option);
-        }
-        if let Ok(value) = std::env::var(ENV_VAR)
-            && !value.trim().is_empty()
-        {
-            let pairs = parse_key_list(&value, ENV_VAR)?;
-            check_pairs(&pairs, ENV_VAR)?;
-            return Self::from_pairs(&pairs, KeySource::Environment);
-        }
-        let (pairs, source) = stored()?;
-        Self::from_pairs(&pairs, source)
-    }
-
-    /// The key that signs new tokens.
-    pub fn signer(&self) -> &SigningKey {
-        &self.keys[0]
-    }
-
-    /// The key whose encoded header is exactly `header_b64`.
-    pub fn by_header(&self, header_b64: &[u8]) -> Option<&SigningKey> {
-        self.keys
-            .iter()
-            .find(|k| k.header_b64.as_bytes() == header_b64)
-    }
-
-    /// The key with this id.
-    pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
-    }
-
-    /// Where the keys came from.
-    pub fn source(&self) -> &KeySource {
-        &self.source
-    }
-}
-
-/// A private key for an in-memory store, lost on close.
-pub(crate) fn private_keys() -> Result<StoredKeys> {
-    Ok((vec![generate_pair()?], KeySource::Private))
-}
 
 /// The key file of the SQLite database at `db_path`: next to its real
 /// (symlink-resolved) path.
@@ -168,13 +34,6 @@ fn key_file_path(db_path: &str) -> Result<PathBuf> {
     let mut file = real.into_os_string();
     file.push(FILE_SUFFIX);
     Ok(PathBuf::from(file))
-}
-
-/// The key file of the SQLite database at `db_path`, created on first use.
-pub(crate) fn key_file_keys(db_path: &str) -> Result<StoredKeys> {
-    let path = key_file_path(db_path)?;
-    let pairs = load_or_create(&path)?;
-    Ok((pairs, KeySource::File(path)))
 }
 
 /// The keys of the SQLite database's key file, if it has one (never creates it).
@@ -190,25 +49,7 @@ pub(crate) fn existing_key_file_keys(db_path: &str) -> Result<Option<KeyPairs>> 
     }
 }
 
-/// Replaces the key file of the SQLite database at `db_path` with `pairs`
-/// atomically: a new file made with `O_EXCL | O_NOFOLLOW` and mode 0600 is renamed
-/// over the old one.
-pub(crate) fn write_key_file(db_path: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
-    check_pairs(pairs, "signing keys")?;
-    let path = key_file_path(db_path)?;
-    let tmp = write_temp_key_file(&path, pairs)?;
-    let renamed = fs::rename(&tmp, &path);
-    if renamed.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    renamed.map_err(|e| {
-        Error::storage(format!(
-            "cannot write signing key file {}: {e}",
-            path.display()
-        ))
-    })
-}
-
+#[cfg(test)]
 /// The key file's text for `pairs`.
 fn key_file_text(pairs: &[(String, Vec<u8>)]) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::from(
@@ -220,6 +61,7 @@ fn key_file_text(pairs: &[(String, Vec<u8>)]) -> Zeroizing<String> {
     text
 }
 
+#[cfg(test)]
 /// Writes `pairs` to a new temporary file beside `path` (`O_EXCL | O_NOFOLLOW`, mode
 /// 0600, synced) and returns its path, for the caller to link or rename into place.
 fn write_temp_key_file(path: &Path, pairs: &[(String, Vec<u8>)]) -> Result<PathBuf> {
@@ -255,6 +97,7 @@ fn write_temp_key_file(path: &Path, pairs: &[(String, Vec<u8>)]) -> Result<PathB
     }
 }
 
+#[cfg(test)]
 /// A new `(kid, 32 random bytes)` pair.
 pub(crate) fn generate_pair() -> Result<(String, Vec<u8>)> {
     let mut secret = vec![0u8; 32];
@@ -268,7 +111,7 @@ pub(crate) fn generate_pair() -> Result<(String, Vec<u8>)> {
     Ok((kid, secret))
 }
 
-fn check_pairs(pairs: &[(String, Vec<u8>)], what: &str) -> Result<()> {
+pub(crate) fn check_pairs(pairs: &[(String, Vec<u8>)], what: &str) -> Result<()> {
     let opts = crate::Options {
         signing_keys: pairs.to_vec(),
         ..crate::Options::default()
@@ -303,6 +146,7 @@ pub fn parse_key_list(text: &str, what: &str) -> Result<Vec<(String, Vec<u8>)>> 
     Ok(out)
 }
 
+#[cfg(test)]
 /// Reads the key file, or creates it atomically: a temporary file made with
 /// `O_EXCL | O_NOFOLLOW` and mode 0600 is linked into place, so two processes opening
 /// a new store at once end up with one key.
@@ -392,20 +236,6 @@ fn read_key_file(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_first_key_signs_and_all_verify() {
-        let keys = SigningKeys::from_pairs(
-            &[("a".into(), vec![1; 32]), ("b".into(), vec![2; 32])],
-            KeySource::Option,
-        )
-        .unwrap();
-        assert_eq!(keys.signer().kid(), "a");
-        assert!(keys.by_kid("b").is_some());
-        let hb = keys.by_kid("b").unwrap().header_b64().to_owned();
-        assert_eq!(keys.by_header(hb.as_bytes()).unwrap().kid(), "b");
-        assert!(keys.by_kid("c").is_none());
-    }
 
     #[test]
     fn parses_the_environment_format() {
