@@ -7,9 +7,9 @@
  *   only on KEYSCOPE_OK. On failure, keyscope_last_error() describes what went wrong
  *   on the calling thread.
  * - Every object returned to the caller is freed exactly once by its
- *   keyscope_<object>_free (keyscope_store_close frees a store). Freeing NULL is a
- *   no-op. Strings returned by accessors are borrowed from their object and valid
- *   until it is freed.
+ *   keyscope_<object>_free (keyscope_store_close frees a store, keyscope_string_free
+ *   a string written through `char **out`). Freeing NULL is a no-op. Strings returned
+ *   by accessors are borrowed from their object and valid until it is freed.
  * - A NULL pointer is KEYSCOPE_INVALID_INPUT unless the argument is marked optional.
  *   Text must be UTF-8 (else KEYSCOPE_INVALID_INPUT).
  * - Instants are int64_t Unix seconds; KEYSCOPE_NO_TIME means "none" (a key that
@@ -44,24 +44,6 @@
  * "No instant": a key that never expires, was never refreshed or never used.
  */
 #define KEYSCOPE_NO_TIME INT64_MIN
-
-/**
- * A key's status at the time of the call that returned it.
- */
-typedef enum {
-  /**
-   * Enabled and not expired.
-   */
-  KEYSCOPE_KEY_IS_ACTIVE = 0,
-  /**
-   * Enabled and expired.
-   */
-  KEYSCOPE_KEY_IS_EXPIRED = 1,
-  /**
-   * Disabled.
-   */
-  KEYSCOPE_KEY_IS_DISABLED = 2,
-} keyscope_key_state;
 
 /**
  * The outcome of a call: `KEYSCOPE_OK`, or an error code in upper case.
@@ -134,6 +116,24 @@ typedef enum {
 } keyscope_status;
 
 /**
+ * A key's status at the time of the call that returned it.
+ */
+typedef enum {
+  /**
+   * Enabled and not expired.
+   */
+  KEYSCOPE_KEY_IS_ACTIVE = 0,
+  /**
+   * Enabled and expired.
+   */
+  KEYSCOPE_KEY_IS_EXPIRED = 1,
+  /**
+   * Disabled.
+   */
+  KEYSCOPE_KEY_IS_DISABLED = 2,
+} keyscope_key_state;
+
+/**
  * The permission a request needs. `KEYSCOPE_WRITE` covers `KEYSCOPE_READ`.
  */
 typedef enum {
@@ -189,7 +189,15 @@ typedef struct keyscope_audit_record keyscope_audit_record;
 typedef struct keyscope_created_key keyscope_created_key;
 
 /**
- * An HTTP answer: status, headers and a JSON body.
+ * An HTTP request for `keyscope_store_handle_http`: method and path (required),
+ * headers, body, the peer's address and the instant. Every piece is copied when set
+ * and wiped when the request is freed (headers and body may carry credentials).
+ */
+typedef struct keyscope_http_request keyscope_http_request;
+
+/**
+ * An HTTP answer: status, headers and a JSON body. The body is wiped when the
+ * response is freed (it may hold an access token).
  */
 typedef struct keyscope_http_response keyscope_http_response;
 
@@ -209,7 +217,8 @@ typedef struct keyscope_key_list keyscope_key_list;
 typedef struct keyscope_key_params keyscope_key_params;
 
 /**
- * Options of `keyscope_store_open` (defaults as documented in the README).
+ * Options of `keyscope_store_open` (defaults as documented in the README). Signing
+ * secrets and the key-encryption key are wiped when it is freed.
  */
 typedef struct keyscope_options keyscope_options;
 
@@ -217,6 +226,17 @@ typedef struct keyscope_options keyscope_options;
  * Who made an authorized request.
  */
 typedef struct keyscope_principal keyscope_principal;
+
+/**
+ * A token signing key of a store: its kid, algorithm, state and public JWK.
+ */
+typedef struct keyscope_signing_key keyscope_signing_key;
+
+/**
+ * A store's signing keys: the current key, then the next, then retired keys that
+ * still verify.
+ */
+typedef struct keyscope_signing_key_list keyscope_signing_key_list;
 
 /**
  * A handle on a keyscope store, or a view of it limited to one organization. Safe
@@ -347,7 +367,67 @@ const char *keyscope_status_code(int status);
 bool keyscope_secret_is_well_formed(const char *secret, const char *prefix);
 
 /**
- * The status code (200, 400, 401, 429, 500).
+ * Creates an empty request (no method, no path, no headers, an empty body, no
+ * client address, the clock). Free it with `keyscope_http_request_free`; it may be
+ * passed to `keyscope_store_handle_http` any number of times.
+ */
+KEYSCOPE_MUST_USE keyscope_status keyscope_http_request_new(keyscope_http_request **out);
+
+/**
+ * Frees a request and wipes it. Calling with NULL is fine. Must not be called twice.
+ */
+void keyscope_http_request_free(keyscope_http_request *request);
+
+/**
+ * Sets the method (`"GET"`, `"POST"`, …; case-sensitive, as HTTP says). Required.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_set_method(keyscope_http_request *request,
+                                                 const char *method);
+
+/**
+ * Sets the path, possibly with a query string (`"/auth/v2/token"`). Required.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_set_path(keyscope_http_request *request,
+                                               const char *path);
+
+/**
+ * Adds a header (any case; a name may be added more than once, and the order is
+ * kept).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_add_header(keyscope_http_request *request,
+                                                 const char *name,
+                                                 const char *value);
+
+/**
+ * Sets the body to a copy of `len` bytes at `body` (`body` may be NULL when `len`
+ * is 0: an empty body), replacing the previous one.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_set_body(keyscope_http_request *request,
+                                               const uint8_t *body,
+                                               size_t len);
+
+/**
+ * Sets the connection's peer address (optional: NULL clears it). `X-Forwarded-For`
+ * is believed only when this address is one of the `trusted_proxies`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_set_client_ip(keyscope_http_request *request,
+                                                    const char *client_ip);
+
+/**
+ * Sets the instant (Unix seconds) that drives every rule of the request;
+ * `KEYSCOPE_NO_TIME` means the clock (the default).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_http_request_set_now(keyscope_http_request *request,
+                                              int64_t now);
+
+/**
+ * The status code (200, 400, 401, 404, 405, 413, 429, 500, 503…). 0 if `r` is NULL.
  */
 uint16_t keyscope_http_response_status(const keyscope_http_response *r);
 
@@ -367,12 +447,20 @@ const char *keyscope_http_response_header_name(const keyscope_http_response *r, 
 const char *keyscope_http_response_header_value(const keyscope_http_response *r, size_t index);
 
 /**
- * The body (JSON text).
+ * The body: `keyscope_http_response_body_len` bytes (JSON text), followed by a NUL
+ * so that it can also be read as a C string. NULL if `r` is NULL.
  */
 const char *keyscope_http_response_body(const keyscope_http_response *r);
 
 /**
- * Frees a response. Calling with NULL is fine. Must not be called twice.
+ * The length of the body in bytes, without the NUL that follows it. 0 if `r` is
+ * NULL.
+ */
+size_t keyscope_http_response_body_len(const keyscope_http_response *r);
+
+/**
+ * Frees a response and wipes its body. Calling with NULL is fine. Must not be called
+ * twice.
  */
 void keyscope_http_response_free(keyscope_http_response *r);
 
@@ -518,6 +606,28 @@ keyscope_status keyscope_options_add_signing_key(keyscope_options *options,
                                                  const char *kid,
                                                  const uint8_t *secret,
                                                  size_t secret_len);
+
+/**
+ * The algorithm of the signing keys the store generates: `"ES256"` (the default),
+ * `"EdDSA"`, `"RS256"` or `"HS256"` (any other text is `KEYSCOPE_INVALID_INPUT`).
+ * With keys from `keyscope_options_add_signing_key` only `"HS256"` is accepted
+ * (checked when the store opens).
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_token_alg(keyscope_options *options,
+                                               const char *alg);
+
+/**
+ * The key-encryption key (32 bytes, checked when the store opens) that seals the
+ * store's private signing keys at rest (AES-256-GCM). Default:
+ * `KEYSCOPE_KEY_ENCRYPTION_KEY` (base64), else private keys are stored in the clear.
+ * Every handle on the store needs the same key. The bytes are copied, and the copy
+ * is wiped when the options are freed.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_options_set_key_encryption_key(keyscope_options *options,
+                                                        const uint8_t *key,
+                                                        size_t len);
 
 /**
  * Uses a built-in catalog by name (`"secure_access"`).
@@ -735,6 +845,65 @@ keyscope_status keyscope_key_params_set_actor(keyscope_key_params *params,
                                               const char *actor);
 
 /**
+ * The key id (the `kid` of the tokens it signs). NULL if `key` is NULL.
+ */
+const char *keyscope_signing_key_kid(const keyscope_signing_key *key);
+
+/**
+ * The JWS algorithm: `"ES256"`, `"EdDSA"`, `"RS256"` or `"HS256"`. NULL if `key` is
+ * NULL.
+ */
+const char *keyscope_signing_key_alg(const keyscope_signing_key *key);
+
+/**
+ * `"current"` (signs new tokens), `"next"` (published, signs after the next
+ * rotation) or `"retired"` (verifies until its tokens have expired). NULL if `key`
+ * is NULL.
+ */
+const char *keyscope_signing_key_state(const keyscope_signing_key *key);
+
+/**
+ * When the key was made (Unix seconds). `KEYSCOPE_NO_TIME` if `key` is NULL.
+ */
+int64_t keyscope_signing_key_created_at(const keyscope_signing_key *key);
+
+/**
+ * When the key stopped signing (Unix seconds), or `KEYSCOPE_NO_TIME` for a key that
+ * has not (and if `key` is NULL).
+ */
+int64_t keyscope_signing_key_retired_at(const keyscope_signing_key *key);
+
+/**
+ * The public key as a JWK (JSON text with `kid`, `alg` and `use`), or NULL for an
+ * HS256 key, which is never published (and if `key` is NULL).
+ */
+const char *keyscope_signing_key_public_jwk(const keyscope_signing_key *key);
+
+/**
+ * Frees a signing key (from `keyscope_store_rotate_signing_key`). Calling with NULL
+ * is fine. Must not be called twice, nor on a key borrowed from a list.
+ */
+void keyscope_signing_key_free(keyscope_signing_key *key);
+
+/**
+ * The number of keys in the list. 0 if `list` is NULL.
+ */
+size_t keyscope_signing_key_list_len(const keyscope_signing_key_list *list);
+
+/**
+ * Key `index`, borrowed from the list (valid until it is freed), or NULL when out
+ * of range.
+ */
+const keyscope_signing_key *keyscope_signing_key_list_item(const keyscope_signing_key_list *list,
+                                                           size_t index);
+
+/**
+ * Frees a list of signing keys (and the keys borrowed from it). Calling with NULL is
+ * fine. Must not be called twice.
+ */
+void keyscope_signing_key_list_free(keyscope_signing_key_list *list);
+
+/**
  * Opens (creating if missing) the SQLite store at `path` (`":memory:"` for a
  * private in-memory store). `options` is optional (NULL: defaults) and may be freed
  * right after. On success writes a store to `*out`; close it with
@@ -880,7 +1049,8 @@ keyscope_status keyscope_store_authorize(const keyscope_store *s,
 /**
  * The OAuth 2.0 token endpoint (RFC 6749 §4.4): `authorization`, `content_type`
  * and `client_ip` are optional; `body` may be NULL when `body_len` is 0. Writes the
- * HTTP answer to `*out` (a bad request is an answer, not an error).
+ * HTTP answer to `*out` (a bad request is an answer, not an error). The body and
+ * `authorization` are copied once and the copies wiped.
  */
 KEYSCOPE_MUST_USE
 keyscope_status keyscope_store_token_endpoint(const keyscope_store *s,
@@ -891,6 +1061,104 @@ keyscope_status keyscope_store_token_endpoint(const keyscope_store *s,
                                               const char *client_ip,
                                               const int64_t *now,
                                               keyscope_http_response **out);
+
+/**
+ * Serves one HTTP request: the token endpoint (`POST /auth/v2/token`), RFC 8414
+ * metadata, the JWK Set (`GET /.well-known/jwks.json`), RFC 7662 introspection, RFC
+ * 7009 revocation and `GET /healthz`, relative to the issuer's path when the issuer
+ * is a URL. `request` needs a method and a path (else `KEYSCOPE_INVALID_INPUT`);
+ * every other outcome is an answer written to `*out`: an unknown route is 404, a
+ * known route with another method 405 with `Allow`, a body over 64 KiB 413.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_handle_http(const keyscope_store *s,
+                                           const keyscope_http_request *request,
+                                           keyscope_http_response **out);
+
+/**
+ * The JWK Set (RFC 7517) of the keys that verify, as JSON text (`{"keys":[]}` when
+ * every key is HS256). `now` is optional. On success writes a string to `*out`;
+ * free it with `keyscope_string_free`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_jwks(const keyscope_store *s,
+                                    const int64_t *now,
+                                    char **out);
+
+/**
+ * The RFC 8414 authorization-server metadata, as JSON text. `KEYSCOPE_INVALID_INPUT`
+ * when the issuer is not an `https://` URL (or `http://` on a loopback host). On
+ * success writes a string to `*out`; free it with `keyscope_string_free`.
+ */
+KEYSCOPE_MUST_USE keyscope_status keyscope_store_metadata(const keyscope_store *s, char **out);
+
+/**
+ * Revokes an access token (any client's: this is the administrator's call): it is
+ * refused as `KEYSCOPE_TOKEN_REVOKED` until it expires, at once on this handle and
+ * within `revocation_staleness` on every other. Writes to `*out` whether it was an
+ * unexpired token of this store (of this organization, on a view); anything else
+ * (not a token, another store's, expired) is left alone and gives false. `now` is
+ * optional. The token is copied once, as by `keyscope_store_authorize`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_revoke_token(const keyscope_store *s,
+                                            const char *token,
+                                            const int64_t *now,
+                                            bool *out);
+
+/**
+ * The store's signing keys (the current key, then the next, then retired keys that
+ * still verify), never their private halves. With keys from
+ * `keyscope_options_add_signing_key` or `KEYSCOPE_SIGNING_KEYS`: those keys, HS256,
+ * the first current and the others retired. `KEYSCOPE_INVALID_INPUT` on an org view
+ * (signing keys belong to the store). `now` is optional. On success writes a list to
+ * `*out`; free it with `keyscope_signing_key_list_free`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_signing_keys(const keyscope_store *s,
+                                            const int64_t *now,
+                                            keyscope_signing_key_list **out);
+
+/**
+ * Rotates the signing keys: the next key starts signing, the current one retires
+ * (its tokens stay valid until they expire), and a new next key of `alg` is
+ * published. `alg` is optional (NULL: the `token_alg` option, else `"ES256"`; else
+ * one of `"ES256"`, `"EdDSA"`, `"RS256"`, `"HS256"`); `actor` and `now` are optional;
+ * `out` is optional (NULL: the key now signing is not returned; else free it with
+ * `keyscope_signing_key_free`). Audited as `signing_key_rotated`.
+ * `KEYSCOPE_INVALID_INPUT` on an org view, or when the keys come from
+ * `keyscope_options_add_signing_key` or `KEYSCOPE_SIGNING_KEYS`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_rotate_signing_key(const keyscope_store *s,
+                                                  const char *alg,
+                                                  const char *actor,
+                                                  const int64_t *now,
+                                                  keyscope_signing_key **out);
+
+/**
+ * Retires signing key `kid`: it stops signing (retiring the current key rotates
+ * first) and verifies until its tokens have expired — or, with `immediately`, never
+ * again: every token it signed is refused at once on this handle and within
+ * `revocation_staleness` on every other, and it leaves the JWK Set.
+ * `KEYSCOPE_NOT_FOUND` for an unknown kid; `KEYSCOPE_INVALID_INPUT` on an org view,
+ * or when the keys come from `keyscope_options_add_signing_key` or
+ * `KEYSCOPE_SIGNING_KEYS`. `actor` and `now` are optional. Audited as
+ * `signing_key_retired`.
+ */
+KEYSCOPE_MUST_USE
+keyscope_status keyscope_store_retire_signing_key(const keyscope_store *s,
+                                                  const char *kid,
+                                                  bool immediately,
+                                                  const char *actor,
+                                                  const int64_t *now);
+
+/**
+ * Frees a string returned through `char **out` by keyscope (the JWK Set, the
+ * metadata), wiping it first. Calling with NULL is fine. Must not be called twice,
+ * nor on a string borrowed from an object.
+ */
+void keyscope_string_free(char *s);
 
 /**
  * The compact JWS to send as `Authorization: Bearer <token>`.

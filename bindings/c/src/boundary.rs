@@ -48,6 +48,58 @@ pub unsafe fn opt_str<'a>(p: *const c_char, field: &str) -> Result<Option<&'a st
     }
 }
 
+/// A copy of the NUL-terminated text at `p`, wiped when dropped. The caller's bytes
+/// are read once, into the copy; only the copy is checked to be UTF-8 and used, so a
+/// thread that writes to the caller's buffer meanwhile cannot make the text checked
+/// differ from the text used. NULL or non-UTF-8 is `invalid_input` naming `field`.
+pub unsafe fn copy_str(p: *const c_char, field: &str) -> Result<zeroize::Zeroizing<String>> {
+    if p.is_null() {
+        return Err(Error::invalid(field, "must not be NULL"));
+    }
+    // SAFETY: `p` is a C string; the `len` bytes before its NUL are readable.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes().to_vec();
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(zeroize::Zeroizing::new(s)),
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut e.into_bytes());
+            Err(Error::invalid(field, "is not valid UTF-8"))
+        }
+    }
+}
+
+/// Optional text copied as by [`copy_str`]: NULL is `None`.
+pub unsafe fn copy_opt_str(
+    p: *const c_char,
+    field: &str,
+) -> Result<Option<zeroize::Zeroizing<String>>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        unsafe { copy_str(p, field) }.map(Some)
+    }
+}
+
+/// A copy of `len` bytes at `p`, wiped when dropped; `p` may be NULL when `len` is 0.
+pub unsafe fn copy_bytes(
+    p: *const u8,
+    len: usize,
+    field: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    if len == 0 {
+        return Ok(zeroize::Zeroizing::new(Vec::new()));
+    }
+    if p.is_null() {
+        return Err(Error::invalid(
+            field,
+            "must not be NULL when its length is not 0",
+        ));
+    }
+    // SAFETY: the caller says `len` bytes at `p` are readable.
+    Ok(zeroize::Zeroizing::new(
+        unsafe { std::slice::from_raw_parts(p, len) }.to_vec(),
+    ))
+}
+
 /// A copy of the caller's token, wiped when dropped. The caller's memory is read once,
 /// by [`TokenCopy::read`]; the copy alone is then validated, verified, decoded and
 /// cached, so a thread that writes to the caller's buffer meanwhile cannot make the

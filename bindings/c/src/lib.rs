@@ -15,7 +15,9 @@ mod http;
 mod key;
 mod options;
 mod params;
+mod signing;
 mod store;
+mod string;
 mod token;
 
 pub use audit::*;
@@ -24,5 +26,7 @@ pub use http::*;
 pub use key::*;
 pub use options::*;
 pub use params::*;
+pub use signing::*;
 pub use store::*;
+pub use string::*;
 pub use token::*;

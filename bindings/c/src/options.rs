@@ -2,14 +2,25 @@
 
 use std::ffi::c_char;
 
-use keyscope_core::{Argon2Params, Catalog, Error, Options};
+use keyscope_core::{Alg, Argon2Params, Catalog, Error, Options};
+use zeroize::Zeroize;
 
-use crate::boundary::{arg_ref, arg_str, check_out, free_box, write_out};
+use crate::boundary::{arg_ref, arg_str, check_out, copy_bytes, free_box, write_out};
 use crate::error::keyscope_status;
 
-/// Options of `keyscope_store_open` (defaults as documented in the README).
+/// Options of `keyscope_store_open` (defaults as documented in the README). Signing
+/// secrets and the key-encryption key are wiped when it is freed.
 pub struct keyscope_options {
     pub(crate) inner: Options,
+}
+
+impl Drop for keyscope_options {
+    fn drop(&mut self) {
+        for (_, secret) in &mut self.inner.signing_keys {
+            secret.zeroize();
+        }
+        // `key_encryption_key` is `Zeroizing`: wiped when dropped.
+    }
 }
 
 fn with(
@@ -64,6 +75,49 @@ pub unsafe extern "C" fn keyscope_options_add_signing_key(
         let bytes = unsafe { std::slice::from_raw_parts(secret, secret_len) }.to_vec();
         with(options, |o| {
             o.signing_keys.push((kid.to_owned(), bytes));
+            Ok(())
+        })
+    })
+}
+
+/// The algorithm of the signing keys the store generates: `"ES256"` (the default),
+/// `"EdDSA"`, `"RS256"` or `"HS256"` (any other text is `KEYSCOPE_INVALID_INPUT`).
+/// With keys from `keyscope_options_add_signing_key` only `"HS256"` is accepted
+/// (checked when the store opens).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_token_alg(
+    options: *mut keyscope_options,
+    alg: *const c_char,
+) -> keyscope_status {
+    ffi_status!({
+        let alg = Alg::parse(unsafe { arg_str(alg, "token_alg") }?, "token_alg")?;
+        with(options, |o| {
+            o.token_alg = Some(alg);
+            Ok(())
+        })
+    })
+}
+
+/// The key-encryption key (32 bytes, checked when the store opens) that seals the
+/// store's private signing keys at rest (AES-256-GCM). Default:
+/// `KEYSCOPE_KEY_ENCRYPTION_KEY` (base64), else private keys are stored in the clear.
+/// Every handle on the store needs the same key. The bytes are copied, and the copy
+/// is wiped when the options are freed.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_options_set_key_encryption_key(
+    options: *mut keyscope_options,
+    key: *const u8,
+    len: usize,
+) -> keyscope_status {
+    ffi_status!({
+        if key.is_null() {
+            return Err(Error::invalid("key_encryption_key", "must not be NULL"));
+        }
+        let key = unsafe { copy_bytes(key, len, "key_encryption_key") }?;
+        with(options, |o| {
+            o.key_encryption_key = Some(key);
             Ok(())
         })
     })

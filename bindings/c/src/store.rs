@@ -3,17 +3,22 @@
 use std::ffi::{c_char, c_int};
 
 use keyscope_core::key::DEFAULT_WITHIN_MS;
-use keyscope_core::{Error, KeyStore, ListQuery, Secret, StatusFilter};
+use keyscope_core::{
+    Alg, Error, ErrorKind, HttpRequest, KeyStore, ListQuery, Secret, StatusFilter,
+};
 
 use crate::audit::{keyscope_audit_list, keyscope_summary};
 use crate::boundary::{
-    TokenCopy, arg_ref, arg_str, c_string, check_out, free_box, opt_now, opt_str, write_out,
+    TokenCopy, arg_ref, arg_str, c_string, check_out, copy_bytes, copy_opt_str, free_box, opt_now,
+    opt_str, write_out,
 };
 use crate::error::keyscope_status;
-use crate::http::keyscope_http_response;
+use crate::http::{keyscope_http_request, keyscope_http_response};
 use crate::key::{keyscope_created_key, keyscope_key, keyscope_key_list};
 use crate::options::{keyscope_options, options_of};
 use crate::params::keyscope_key_params;
+use crate::signing::{keyscope_signing_key, keyscope_signing_key_list};
+use crate::string::write_string;
 use crate::token::{keyscope_permission, keyscope_principal, keyscope_token};
 
 /// A handle on a keyscope store, or a view of it limited to one organization. Safe
@@ -367,7 +372,8 @@ pub unsafe extern "C" fn keyscope_store_authorize(
 
 /// The OAuth 2.0 token endpoint (RFC 6749 §4.4): `authorization`, `content_type`
 /// and `client_ip` are optional; `body` may be NULL when `body_len` is 0. Writes the
-/// HTTP answer to `*out` (a bad request is an answer, not an error).
+/// HTTP answer to `*out` (a bad request is an answer, not an error). The body and
+/// `authorization` are copied once and the copies wiped.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_store_token_endpoint(
@@ -382,21 +388,207 @@ pub unsafe extern "C" fn keyscope_store_token_endpoint(
 ) -> keyscope_status {
     ffi_status!({
         check_out(out)?;
-        let body: &[u8] = if body_len == 0 {
-            &[]
-        } else if body.is_null() {
-            return Err(Error::invalid("body", "must not be NULL when body_len > 0"));
-        } else {
-            unsafe { std::slice::from_raw_parts(body, body_len) }
-        };
+        // Copies of the caller's credentials, made once and wiped afterwards.
+        let body = unsafe { copy_bytes(body, body_len, "body") }?;
+        let authorization = unsafe { copy_opt_str(authorization, "authorization") }?;
         let r = store(s)?.token_endpoint(
-            unsafe { opt_str(authorization, "authorization") }?,
+            authorization.as_deref().map(String::as_str),
             unsafe { opt_str(content_type, "content_type") }?,
-            body,
+            &body,
             unsafe { opt_str(client_ip, "client_ip") }?,
             unsafe { opt_now(now) }?,
         );
         unsafe { write_out(out, keyscope_http_response::from(r)) };
         Ok(())
+    })
+}
+
+/// Serves one HTTP request: the token endpoint (`POST /auth/v2/token`), RFC 8414
+/// metadata, the JWK Set (`GET /.well-known/jwks.json`), RFC 7662 introspection, RFC
+/// 7009 revocation and `GET /healthz`, relative to the issuer's path when the issuer
+/// is a URL. `request` needs a method and a path (else `KEYSCOPE_INVALID_INPUT`);
+/// every other outcome is an answer written to `*out`: an unknown route is 404, a
+/// known route with another method 405 with `Allow`, a body over 64 KiB 413.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_handle_http(
+    s: *const keyscope_store,
+    request: *const keyscope_http_request,
+    out: *mut *mut keyscope_http_response,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let store = store(s)?;
+        let r = unsafe { arg_ref(request, "request") }?;
+        let method = r.method.as_deref().ok_or_else(|| {
+            Error::invalid("method", "is not set (keyscope_http_request_set_method)")
+        })?;
+        let path = r
+            .path
+            .as_deref()
+            .ok_or_else(|| Error::invalid("path", "is not set (keyscope_http_request_set_path)"))?;
+        let headers: Vec<(&str, &str)> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let response = store.handle_http(&HttpRequest {
+            method,
+            path,
+            headers: &headers,
+            body: &r.body,
+            client_ip: r.client_ip.as_deref().map(String::as_str),
+            now: r.now,
+        });
+        unsafe { write_out(out, keyscope_http_response::from(response)) };
+        Ok(())
+    })
+}
+
+/// The JWK Set (RFC 7517) of the keys that verify, as JSON text (`{"keys":[]}` when
+/// every key is HS256). `now` is optional. On success writes a string to `*out`;
+/// free it with `keyscope_string_free`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_jwks(
+    s: *const keyscope_store,
+    now: *const i64,
+    out: *mut *mut c_char,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let set = store(s)?.jwks(unsafe { opt_now(now) }?)?;
+        unsafe { write_string(out, set) }
+    })
+}
+
+/// The RFC 8414 authorization-server metadata, as JSON text. `KEYSCOPE_INVALID_INPUT`
+/// when the issuer is not an `https://` URL (or `http://` on a loopback host). On
+/// success writes a string to `*out`; free it with `keyscope_string_free`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_metadata(
+    s: *const keyscope_store,
+    out: *mut *mut c_char,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let doc = store(s)?.metadata()?;
+        unsafe { write_string(out, doc) }
+    })
+}
+
+/// Revokes an access token (any client's: this is the administrator's call): it is
+/// refused as `KEYSCOPE_TOKEN_REVOKED` until it expires, at once on this handle and
+/// within `revocation_staleness` on every other. Writes to `*out` whether it was an
+/// unexpired token of this store (of this organization, on a view); anything else
+/// (not a token, another store's, expired) is left alone and gives false. `now` is
+/// optional. The token is copied once, as by `keyscope_store_authorize`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_revoke_token(
+    s: *const keyscope_store,
+    token: *const c_char,
+    now: *const i64,
+    out: *mut bool,
+) -> keyscope_status {
+    ffi_status!({
+        if out.is_null() {
+            return Err(Error::invalid("out", "must not be NULL"));
+        }
+        let store = store(s)?;
+        let now = unsafe { opt_now(now) }?;
+        let revoked = match unsafe { TokenCopy::read(token) } {
+            Ok(token) => store.revoke_token(token.as_str()?, now)?,
+            // Too long to be a token: not one of this store's, as core would answer.
+            Err(e) if e.kind() == ErrorKind::InvalidToken => false,
+            Err(e) => return Err(e),
+        };
+        unsafe { *out = revoked };
+        Ok(())
+    })
+}
+
+/// The store's signing keys (the current key, then the next, then retired keys that
+/// still verify), never their private halves. With keys from
+/// `keyscope_options_add_signing_key` or `KEYSCOPE_SIGNING_KEYS`: those keys, HS256,
+/// the first current and the others retired. `KEYSCOPE_INVALID_INPUT` on an org view
+/// (signing keys belong to the store). `now` is optional. On success writes a list to
+/// `*out`; free it with `keyscope_signing_key_list_free`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_signing_keys(
+    s: *const keyscope_store,
+    now: *const i64,
+    out: *mut *mut keyscope_signing_key_list,
+) -> keyscope_status {
+    ffi_status!({
+        check_out(out)?;
+        let keys = store(s)?.signing_keys(unsafe { opt_now(now) }?)?;
+        let list = keyscope_signing_key_list {
+            items: keys.into_iter().map(keyscope_signing_key::from).collect(),
+        };
+        unsafe { write_out(out, list) };
+        Ok(())
+    })
+}
+
+/// Rotates the signing keys: the next key starts signing, the current one retires
+/// (its tokens stay valid until they expire), and a new next key of `alg` is
+/// published. `alg` is optional (NULL: the `token_alg` option, else `"ES256"`; else
+/// one of `"ES256"`, `"EdDSA"`, `"RS256"`, `"HS256"`); `actor` and `now` are optional;
+/// `out` is optional (NULL: the key now signing is not returned; else free it with
+/// `keyscope_signing_key_free`). Audited as `signing_key_rotated`.
+/// `KEYSCOPE_INVALID_INPUT` on an org view, or when the keys come from
+/// `keyscope_options_add_signing_key` or `KEYSCOPE_SIGNING_KEYS`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_rotate_signing_key(
+    s: *const keyscope_store,
+    alg: *const c_char,
+    actor: *const c_char,
+    now: *const i64,
+    out: *mut *mut keyscope_signing_key,
+) -> keyscope_status {
+    ffi_status!({
+        let store = store(s)?;
+        let alg = match unsafe { opt_str(alg, "alg") }? {
+            Some(text) => Some(Alg::parse(text, "alg")?),
+            None => None,
+        };
+        let key = store.rotate_signing_key(alg, unsafe { opt_str(actor, "actor") }?, unsafe {
+            opt_now(now)
+        }?)?;
+        if !out.is_null() {
+            unsafe { write_out(out, keyscope_signing_key::from(key)) };
+        }
+        Ok(())
+    })
+}
+
+/// Retires signing key `kid`: it stops signing (retiring the current key rotates
+/// first) and verifies until its tokens have expired — or, with `immediately`, never
+/// again: every token it signed is refused at once on this handle and within
+/// `revocation_staleness` on every other, and it leaves the JWK Set.
+/// `KEYSCOPE_NOT_FOUND` for an unknown kid; `KEYSCOPE_INVALID_INPUT` on an org view,
+/// or when the keys come from `keyscope_options_add_signing_key` or
+/// `KEYSCOPE_SIGNING_KEYS`. `actor` and `now` are optional. Audited as
+/// `signing_key_retired`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keyscope_store_retire_signing_key(
+    s: *const keyscope_store,
+    kid: *const c_char,
+    immediately: bool,
+    actor: *const c_char,
+    now: *const i64,
+) -> keyscope_status {
+    ffi_status!({
+        store(s)?.retire_signing_key(
+            unsafe { arg_str(kid, "kid") }?,
+            immediately,
+            unsafe { opt_str(actor, "actor") }?,
+            unsafe { opt_now(now) }?,
+        )
     })
 }
