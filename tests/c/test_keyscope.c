@@ -1,5 +1,6 @@
 /* The C surface of keyscope: every function, NULL in every pointer argument,
- * non-UTF-8 text, every error path, and authorize from several threads at once.
+ * non-UTF-8 text, every error path, authorize from several threads at once, the
+ * HTTP routes, signing-key rotation and retirement, and token revocation.
  * Built and run by `make test-c` twice: with -fsanitize=address,undefined and under
  * valgrind --leak-check=full. Usage: test_keyscope <scratch directory> */
 #include <pthread.h>
@@ -513,6 +514,524 @@ static void test_store_options(void) {
   CHECK(s == NULL);
 }
 
+/* A store with its own signing keys (ES256 unless told): no signing_keys option. */
+static keyscope_store *open_own_keys(const char *location, const char *issuer, const char *alg) {
+  keyscope_options *o = NULL;
+  OK(keyscope_options_new(&o));
+  OK(keyscope_options_set_argon2(o, 64, 1, 1));
+  if (issuer) OK(keyscope_options_set_issuer(o, issuer));
+  if (alg) OK(keyscope_options_set_token_alg(o, alg));
+  keyscope_store *s = NULL;
+  OK(keyscope_store_open(location, o, &s));
+  keyscope_options_free(o);
+  return s;
+}
+
+/* The value of a JSON string field in compact JSON text ("" when absent). */
+static void json_field(const char *json, const char *field, char *out, size_t cap) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", field);
+  out[0] = 0;
+  const char *p = json ? strstr(json, pattern) : NULL;
+  if (!p) return;
+  p += strlen(pattern);
+  size_t n = 0;
+  while (p[n] && p[n] != '"' && n + 1 < cap) n++;
+  memcpy(out, p, n);
+  out[n] = 0;
+}
+
+static const char *header_of(const keyscope_http_response *r, const char *name) {
+  for (size_t i = 0; i < keyscope_http_response_header_count(r); i++)
+    if (strcmp(keyscope_http_response_header_name(r, i), name) == 0) return keyscope_http_response_header_value(r, i);
+  return NULL;
+}
+
+/* One request through keyscope_store_handle_http, from 64.100.10.7 at T0. */
+static keyscope_http_response *serve(keyscope_store *s, const char *method, const char *path,
+                                     const char *content_type, const char *body) {
+  keyscope_http_request *req = NULL;
+  OK(keyscope_http_request_new(&req));
+  OK(keyscope_http_request_set_method(req, method));
+  OK(keyscope_http_request_set_path(req, path));
+  OK(keyscope_http_request_add_header(req, "Accept", "application/json"));
+  if (content_type) OK(keyscope_http_request_add_header(req, "Content-Type", content_type));
+  if (body) OK(keyscope_http_request_set_body(req, (const uint8_t *)body, strlen(body)));
+  OK(keyscope_http_request_set_client_ip(req, "64.100.10.7"));
+  OK(keyscope_http_request_set_now(req, T0));
+  keyscope_http_response *r = NULL;
+  OK(keyscope_store_handle_http(s, req, &r));
+  keyscope_http_request_free(req);
+  return r;
+}
+
+static keyscope_created_key *create(keyscope_store *s, const char *name) {
+  keyscope_key_params *p = params(name);
+  int64_t now = T0;
+  keyscope_created_key *c = NULL;
+  OK(keyscope_store_create_key(s, p, &now, &c));
+  keyscope_key_params_free(p);
+  return c;
+}
+
+/* A token for `c` (the caller frees it); NULL on failure. */
+static keyscope_token *issue(keyscope_store *s, const keyscope_created_key *c) {
+  int64_t now = T0;
+  keyscope_token *t = NULL;
+  OK(keyscope_store_issue_token(s, keyscope_key_id(keyscope_created_key_key(c)), keyscope_created_key_secret(c),
+                                "64.100.10.7", NULL, &now, &t));
+  return t;
+}
+
+static keyscope_status authorize_at(keyscope_store *s, const char *token, int64_t at) {
+  keyscope_principal *p = NULL;
+  keyscope_status st = keyscope_store_authorize(s, token, "reports", KEYSCOPE_READ, "64.100.10.7", &at, &p);
+  keyscope_principal_free(p);
+  return st;
+}
+
+/* handle_http: health, the JWK Set, metadata, a token, introspection, revocation,
+ * 404/405/413, and the request builder's NULL and invalid pieces. */
+static void test_handle_http(keyscope_store *es, keyscope_store *fixed) {
+  int64_t now = T0;
+  keyscope_http_response *r = serve(es, "GET", "/auth/healthz", NULL, NULL); /* issuer's path */
+  CHECK(keyscope_http_response_status(r) == 200);
+  CHECK(strcmp(keyscope_http_response_body(r), "{\"status\":\"ok\"}") == 0);
+  CHECK(keyscope_http_response_body_len(r) == strlen(keyscope_http_response_body(r)));
+  CHECK(header_of(r, "Content-Type") != NULL);
+  keyscope_http_response_free(r);
+  r = serve(es, "GET", "/auth/healthz?probe=1", NULL, NULL); /* the query is not the path */
+  CHECK(keyscope_http_response_status(r) == 200);
+  keyscope_http_response_free(r);
+  r = serve(fixed, "GET", "/healthz", NULL, NULL); /* issuer "keyscope": routes from / */
+  CHECK(keyscope_http_response_status(r) == 200);
+  keyscope_http_response_free(r);
+
+  /* The JWK Set, as keyscope_store_jwks gives it, with the current key. */
+  keyscope_signing_key_list *keys = NULL;
+  OK(keyscope_store_signing_keys(es, &now, &keys));
+  const char *current = keyscope_signing_key_kid(keyscope_signing_key_list_item(keys, 0));
+  char *jwks = NULL;
+  OK(keyscope_store_jwks(es, &now, &jwks));
+  r = serve(es, "GET", "/auth/.well-known/jwks.json", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 200);
+  CHECK(strcmp(keyscope_http_response_body(r), jwks) == 0);
+  CHECK(strstr(jwks, "\"keys\":[") != NULL && strstr(jwks, current) != NULL);
+  CHECK(header_of(r, "Cache-Control") && strcmp(header_of(r, "Cache-Control"), "public, max-age=300") == 0);
+  keyscope_http_response_free(r);
+  keyscope_string_free(jwks);
+  keyscope_signing_key_list_free(keys);
+
+  /* Metadata (RFC 8414) for an https issuer; none for the issuer "keyscope". */
+  char *meta = NULL;
+  OK(keyscope_store_metadata(es, &meta));
+  CHECK(strstr(meta, "\"issuer\":\"https://auth.example.com/auth\"") != NULL);
+  CHECK(strstr(meta, "\"token_endpoint\":\"https://auth.example.com/auth/auth/v2/token\"") != NULL);
+  r = serve(es, "GET", "/.well-known/oauth-authorization-server/auth", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 200);
+  CHECK(strcmp(keyscope_http_response_body(r), meta) == 0);
+  keyscope_http_response_free(r);
+  keyscope_string_free(meta);
+  meta = NULL;
+  CHECK_STATUS(keyscope_store_metadata(fixed, &meta), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "issuer") != NULL);
+  CHECK(meta == NULL);
+  r = serve(fixed, "GET", "/.well-known/oauth-authorization-server", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 404);
+  keyscope_http_response_free(r);
+
+  /* A token from the token endpoint, then authorize, introspect and revoke it. */
+  keyscope_created_key *c = create(es, "http-svc");
+  const char *id = keyscope_key_id(keyscope_created_key_key(c));
+  const char *secret = keyscope_created_key_secret(c);
+  const char *form_type = "application/x-www-form-urlencoded";
+  char body[8192];
+  snprintf(body, sizeof body, "grant_type=client_credentials&client_id=%s&client_secret=%s", id, secret);
+  r = serve(es, "POST", "/auth/auth/v2/token", form_type, body);
+  CHECK(keyscope_http_response_status(r) == 200);
+  CHECK(header_of(r, "Cache-Control") && strcmp(header_of(r, "Cache-Control"), "no-store") == 0);
+  char token[4096];
+  json_field(keyscope_http_response_body(r), "access_token", token, sizeof token);
+  keyscope_http_response_free(r);
+  CHECK(strlen(token) > 100);
+  OK(authorize_at(es, token, T0 + 10));
+  snprintf(body, sizeof body, "token=%s&client_id=%s&client_secret=%s", token, id, secret);
+  r = serve(es, "POST", "/auth/auth/v2/introspect", form_type, body);
+  CHECK(keyscope_http_response_status(r) == 200);
+  CHECK(strstr(keyscope_http_response_body(r), "\"active\":true") != NULL);
+  keyscope_http_response_free(r);
+  r = serve(es, "POST", "/auth/auth/v2/revoke", form_type, body);
+  CHECK(keyscope_http_response_status(r) == 200);
+  keyscope_http_response_free(r);
+  CHECK_STATUS(authorize_at(es, token, T0 + 10), KEYSCOPE_TOKEN_REVOKED);
+  r = serve(es, "POST", "/auth/auth/v2/introspect", form_type, body);
+  CHECK(strstr(keyscope_http_response_body(r), "\"active\":false") != NULL);
+  keyscope_http_response_free(r);
+  r = serve(es, "POST", "/auth/auth/v2/token", form_type, "grant_type=client_credentials");
+  CHECK(keyscope_http_response_status(r) == 401);
+  keyscope_http_response_free(r);
+  keyscope_created_key_free(c);
+
+  /* Unknown route 404; known route, other method, 405 with Allow; too large 413. */
+  r = serve(es, "GET", "/auth/nope", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 404);
+  CHECK(strstr(keyscope_http_response_body(r), "not_found") != NULL);
+  keyscope_http_response_free(r);
+  r = serve(es, "GET", "/auth/auth/v2/token", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 405);
+  CHECK(header_of(r, "Allow") && strcmp(header_of(r, "Allow"), "POST") == 0);
+  keyscope_http_response_free(r);
+  r = serve(es, "POST", "/auth/healthz", NULL, NULL);
+  CHECK(keyscope_http_response_status(r) == 405);
+  CHECK(header_of(r, "Allow") && strcmp(header_of(r, "Allow"), "GET") == 0);
+  keyscope_http_response_free(r);
+  size_t big_len = 64 * 1024 + 1;
+  char *big = malloc(big_len + 1);
+  CHECK(big != NULL);
+  if (big) {
+    memset(big, 'a', big_len);
+    big[big_len] = 0;
+    r = serve(es, "POST", "/auth/auth/v2/token", form_type, big);
+    CHECK(keyscope_http_response_status(r) == 413);
+    keyscope_http_response_free(r);
+    free(big);
+  }
+
+  /* The builder: NULL and invalid pieces are refused, optional ones cleared. */
+  keyscope_http_request *req = NULL;
+  CHECK_STATUS(keyscope_http_request_new(NULL), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_new(&req));
+  r = NULL;
+  CHECK_STATUS(keyscope_store_handle_http(es, req, &r), KEYSCOPE_INVALID_INPUT); /* no method */
+  CHECK(strstr(keyscope_last_error(), "method") != NULL);
+  CHECK_STATUS(keyscope_http_request_set_method(NULL, "GET"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_method(req, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_method(req, BAD_UTF8), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "UTF-8") != NULL);
+  OK(keyscope_http_request_set_method(req, "GET"));
+  CHECK_STATUS(keyscope_store_handle_http(es, req, &r), KEYSCOPE_INVALID_INPUT); /* no path */
+  CHECK(strstr(keyscope_last_error(), "path") != NULL);
+  CHECK_STATUS(keyscope_http_request_set_path(NULL, "/healthz"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_path(req, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_path(req, BAD_UTF8), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_set_path(req, "/auth/healthz"));
+  CHECK_STATUS(keyscope_http_request_add_header(NULL, "Accept", "*/*"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_add_header(req, NULL, "*/*"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_add_header(req, "Accept", NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_add_header(req, BAD_UTF8, "*/*"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_add_header(req, "Accept", BAD_UTF8), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_add_header(req, "X-Forwarded-For", "1.1.1.1"));
+  OK(keyscope_http_request_add_header(req, "X-Forwarded-For", "2.2.2.2")); /* names repeat */
+  CHECK_STATUS(keyscope_http_request_set_body(NULL, (const uint8_t *)"x", 1), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_body(req, NULL, 1), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_set_body(req, (const uint8_t *)"x\0y", 3)); /* bytes, NUL included */
+  OK(keyscope_http_request_set_body(req, NULL, 0));
+  CHECK_STATUS(keyscope_http_request_set_client_ip(NULL, "64.100.10.7"), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_client_ip(req, BAD_UTF8), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_set_client_ip(req, "not an address")); /* no client address */
+  OK(keyscope_http_request_set_client_ip(req, NULL));
+  CHECK_STATUS(keyscope_http_request_set_now(NULL, T0), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_http_request_set_now(req, INT64_MAX), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_http_request_set_now(req, T0));
+  OK(keyscope_http_request_set_now(req, KEYSCOPE_NO_TIME)); /* the clock again */
+  CHECK_STATUS(keyscope_store_handle_http(NULL, req, &r), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_handle_http(es, NULL, &r), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_handle_http(es, req, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK(r == NULL);
+  for (int i = 0; i < 2; i++) { /* a request may be served more than once */
+    OK(keyscope_store_handle_http(es, req, &r));
+    CHECK(keyscope_http_response_status(r) == 200);
+    keyscope_http_response_free(r);
+    r = NULL;
+  }
+  keyscope_http_request_free(req);
+  keyscope_http_request_free(NULL);
+  CHECK(keyscope_http_response_body(NULL) == NULL);
+  CHECK(keyscope_http_response_body_len(NULL) == 0);
+  CHECK(keyscope_http_response_header_count(NULL) == 0);
+  CHECK(keyscope_http_response_header_value(NULL, 0) == NULL);
+  char *text = NULL;
+  CHECK_STATUS(keyscope_store_jwks(NULL, NULL, &text), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_jwks(es, NULL, NULL), KEYSCOPE_INVALID_INPUT);
+  int64_t bad_now = INT64_MAX;
+  CHECK_STATUS(keyscope_store_jwks(es, &bad_now, &text), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_metadata(NULL, &text), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_metadata(es, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK(text == NULL);
+  OK(keyscope_store_jwks(fixed, NULL, &text)); /* HS256 keys are never published */
+  CHECK(strcmp(text, "{\"keys\":[]}") == 0);
+  keyscope_string_free(text);
+  keyscope_string_free(NULL);
+}
+
+static const keyscope_signing_key *in_state(const keyscope_signing_key_list *l, const char *state) {
+  for (size_t i = 0; i < keyscope_signing_key_list_len(l); i++)
+    if (strcmp(keyscope_signing_key_state(keyscope_signing_key_list_item(l, i)), state) == 0)
+      return keyscope_signing_key_list_item(l, i);
+  return NULL;
+}
+
+static int has_kid(const keyscope_signing_key_list *l, const char *kid) {
+  for (size_t i = 0; i < keyscope_signing_key_list_len(l); i++)
+    if (strcmp(keyscope_signing_key_kid(keyscope_signing_key_list_item(l, i)), kid) == 0) return 1;
+  return 0;
+}
+
+/* Signing keys: list, rotate, retire (gracefully and at once), on a view, and with
+ * the keys of the signing_keys option. */
+static void test_signing_keys(keyscope_store *es, keyscope_store *fixed) {
+  int64_t now = T0;
+  keyscope_signing_key_list *l = NULL;
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  CHECK(keyscope_signing_key_list_len(l) == 2);
+  const keyscope_signing_key *cur = keyscope_signing_key_list_item(l, 0);
+  const keyscope_signing_key *next = keyscope_signing_key_list_item(l, 1);
+  CHECK(keyscope_signing_key_list_item(l, 2) == NULL);
+  CHECK(strcmp(keyscope_signing_key_state(cur), "current") == 0);
+  CHECK(strcmp(keyscope_signing_key_state(next), "next") == 0);
+  CHECK(strcmp(keyscope_signing_key_alg(cur), "ES256") == 0);
+  CHECK(keyscope_signing_key_created_at(cur) > 0);
+  CHECK(keyscope_signing_key_retired_at(cur) == KEYSCOPE_NO_TIME);
+  CHECK(strstr(keyscope_signing_key_public_jwk(cur), "\"kty\":\"EC\"") != NULL);
+  CHECK(strstr(keyscope_signing_key_public_jwk(cur), keyscope_signing_key_kid(cur)) != NULL);
+  char c0[128], n0[128];
+  snprintf(c0, sizeof c0, "%s", keyscope_signing_key_kid(cur));
+  snprintf(n0, sizeof n0, "%s", keyscope_signing_key_kid(next));
+  keyscope_signing_key_list_free(l);
+
+  /* A token signed by c0 keeps working after a rotation, until c0 is retired at once. */
+  keyscope_created_key *c = create(es, "signed-svc");
+  keyscope_token *old = issue(es, c);
+  const char *old_token = keyscope_token_access_token(old);
+  keyscope_signing_key *k = NULL;
+  OK(keyscope_store_rotate_signing_key(es, NULL, "admin", &now, &k));
+  CHECK(strcmp(keyscope_signing_key_kid(k), n0) == 0);
+  CHECK(strcmp(keyscope_signing_key_state(k), "current") == 0);
+  keyscope_signing_key_free(k);
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  CHECK(keyscope_signing_key_list_len(l) == 3);
+  CHECK(in_state(l, "retired") && strcmp(keyscope_signing_key_kid(in_state(l, "retired")), c0) == 0);
+  CHECK(keyscope_signing_key_retired_at(in_state(l, "retired")) == T0);
+  CHECK(in_state(l, "next") && strcmp(keyscope_signing_key_alg(in_state(l, "next")), "ES256") == 0);
+  keyscope_signing_key_list_free(l);
+  OK(authorize_at(es, old_token, T0 + 10));
+
+  OK(keyscope_store_rotate_signing_key(es, "EdDSA", NULL, &now, NULL)); /* out is optional */
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  const keyscope_signing_key *ed = in_state(l, "next");
+  CHECK(ed && strcmp(keyscope_signing_key_alg(ed), "EdDSA") == 0);
+  CHECK(ed && strstr(keyscope_signing_key_public_jwk(ed), "\"kty\":\"OKP\"") != NULL);
+  keyscope_signing_key_list_free(l);
+  k = NULL;
+  CHECK_STATUS(keyscope_store_rotate_signing_key(es, "ES512", NULL, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "ES256") != NULL);
+  CHECK_STATUS(keyscope_store_rotate_signing_key(es, BAD_UTF8, NULL, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_rotate_signing_key(es, NULL, BAD_UTF8, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_rotate_signing_key(NULL, NULL, NULL, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK(k == NULL);
+
+  OK(keyscope_store_retire_signing_key(es, c0, false, "admin", &now)); /* already retired */
+  OK(authorize_at(es, old_token, T0 + 10));
+  OK(keyscope_store_retire_signing_key(es, c0, true, "admin", &now));
+  CHECK_STATUS(authorize_at(es, old_token, T0 + 10), KEYSCOPE_INVALID_TOKEN);
+  char *jwks = NULL;
+  OK(keyscope_store_jwks(es, &now, &jwks));
+  CHECK(strstr(jwks, c0) == NULL && strstr(jwks, n0) != NULL);
+  keyscope_string_free(jwks);
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  CHECK(!has_kid(l, c0));
+  keyscope_signing_key_list_free(l);
+  CHECK_STATUS(keyscope_store_retire_signing_key(es, "no-such-kid", false, NULL, &now), KEYSCOPE_NOT_FOUND);
+  CHECK_STATUS(keyscope_store_retire_signing_key(es, NULL, false, NULL, &now), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_retire_signing_key(es, BAD_UTF8, false, NULL, &now), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_retire_signing_key(NULL, n0, false, NULL, &now), KEYSCOPE_INVALID_INPUT);
+
+  /* Retiring the current key rotates first: the EdDSA key signs, and its tokens work. */
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  char cur_kid[128];
+  snprintf(cur_kid, sizeof cur_kid, "%s", keyscope_signing_key_kid(in_state(l, "current")));
+  keyscope_signing_key_list_free(l);
+  OK(keyscope_store_retire_signing_key(es, cur_kid, false, "admin", &now));
+  OK(keyscope_store_signing_keys(es, &now, &l));
+  CHECK(strcmp(keyscope_signing_key_alg(in_state(l, "current")), "EdDSA") == 0);
+  keyscope_signing_key_list_free(l);
+  keyscope_token *fresh = issue(es, c);
+  OK(authorize_at(es, keyscope_token_access_token(fresh), T0 + 10));
+  keyscope_token_free(fresh);
+  keyscope_token_free(old);
+  keyscope_created_key_free(c);
+
+  /* Both calls are audited, with the actor. */
+  keyscope_audit_list *log = NULL;
+  OK(keyscope_store_audit_log(es, NULL, 100, NULL, &log));
+  int rotated = 0, retired = 0;
+  for (size_t i = 0; i < keyscope_audit_list_len(log); i++) {
+    const keyscope_audit_record *rec = keyscope_audit_list_item(log, i);
+    const char *actor = keyscope_audit_record_actor(rec);
+    if (!actor || strcmp(actor, "admin") != 0) continue;
+    if (strcmp(keyscope_audit_record_action(rec), "signing_key_rotated") == 0) rotated++;
+    if (strcmp(keyscope_audit_record_action(rec), "signing_key_retired") == 0) retired++;
+  }
+  CHECK(rotated >= 1 && retired >= 2);
+  keyscope_audit_list_free(log);
+
+  /* Signing keys belong to the store, not to an org view. */
+  keyscope_store *view = NULL;
+  OK(keyscope_store_org(es, "acme", &view));
+  l = NULL;
+  k = NULL;
+  CHECK_STATUS(keyscope_store_signing_keys(view, &now, &l), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "org view") != NULL);
+  CHECK_STATUS(keyscope_store_rotate_signing_key(view, NULL, NULL, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_retire_signing_key(view, n0, false, NULL, &now), KEYSCOPE_INVALID_INPUT);
+  CHECK(l == NULL && k == NULL);
+  OK(keyscope_store_jwks(view, &now, &jwks)); /* the JWK Set is public: views serve it */
+  keyscope_string_free(jwks);
+  keyscope_store_close(view);
+
+  /* Keys from the signing_keys option: listed (HS256, unpublished), not rotated. */
+  OK(keyscope_store_signing_keys(fixed, &now, &l));
+  CHECK(keyscope_signing_key_list_len(l) == 1);
+  CHECK(strcmp(keyscope_signing_key_kid(keyscope_signing_key_list_item(l, 0)), "k1") == 0);
+  CHECK(strcmp(keyscope_signing_key_alg(keyscope_signing_key_list_item(l, 0)), "HS256") == 0);
+  CHECK(strcmp(keyscope_signing_key_state(keyscope_signing_key_list_item(l, 0)), "current") == 0);
+  CHECK(keyscope_signing_key_public_jwk(keyscope_signing_key_list_item(l, 0)) == NULL);
+  keyscope_signing_key_list_free(l);
+  CHECK_STATUS(keyscope_store_rotate_signing_key(fixed, NULL, NULL, &now, &k), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "signing_keys") != NULL);
+  CHECK_STATUS(keyscope_store_retire_signing_key(fixed, "k1", true, NULL, &now), KEYSCOPE_INVALID_INPUT);
+
+  /* NULL everywhere. */
+  CHECK_STATUS(keyscope_store_signing_keys(NULL, &now, &l), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_signing_keys(es, &now, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK(keyscope_signing_key_list_len(NULL) == 0);
+  CHECK(keyscope_signing_key_list_item(NULL, 0) == NULL);
+  CHECK(keyscope_signing_key_kid(NULL) == NULL && keyscope_signing_key_alg(NULL) == NULL);
+  CHECK(keyscope_signing_key_state(NULL) == NULL && keyscope_signing_key_public_jwk(NULL) == NULL);
+  CHECK(keyscope_signing_key_created_at(NULL) == KEYSCOPE_NO_TIME);
+  CHECK(keyscope_signing_key_retired_at(NULL) == KEYSCOPE_NO_TIME);
+  keyscope_signing_key_free(NULL);
+  keyscope_signing_key_list_free(NULL);
+}
+
+/* revoke_token: revoked tokens are refused; anything else is left alone. */
+static void test_revoke_token(keyscope_store *es, keyscope_store *fixed) {
+  keyscope_store *stores[2] = {es, fixed};
+  for (int i = 0; i < 2; i++) {
+    keyscope_created_key *c = create(stores[i], "revoked-svc");
+    keyscope_token *t = issue(stores[i], c);
+    const char *token = keyscope_token_access_token(t);
+    int64_t now = T0 + 5;
+    OK(authorize_at(stores[i], token, now));
+    keyscope_store *view = NULL;
+    OK(keyscope_store_org(stores[i], "acme", &view));
+    bool revoked = true;
+    OK(keyscope_store_revoke_token(view, token, &now, &revoked)); /* another org's token */
+    CHECK(!revoked);
+    keyscope_store_close(view);
+    OK(authorize_at(stores[i], token, now));
+    int64_t expired = T0 + 7200;
+    revoked = true;
+    OK(keyscope_store_revoke_token(stores[i], token, &expired, &revoked));
+    CHECK(!revoked);
+    OK(keyscope_store_revoke_token(stores[i], token, &now, &revoked));
+    CHECK(revoked);
+    CHECK_STATUS(authorize_at(stores[i], token, now), KEYSCOPE_TOKEN_REVOKED);
+    keyscope_token_free(t);
+    int64_t later = T0 + 10;
+    OK(keyscope_store_delete_key(stores[i], keyscope_key_id(keyscope_created_key_key(c)), NULL, &later));
+    keyscope_created_key_free(c);
+  }
+  bool revoked = true;
+  OK(keyscope_store_revoke_token(es, "not-a-token", NULL, &revoked));
+  CHECK(!revoked);
+  size_t long_len = 9000;
+  char *long_token = malloc(long_len + 1);
+  CHECK(long_token != NULL);
+  if (long_token) {
+    memset(long_token, 'a', long_len);
+    long_token[long_len] = 0;
+    revoked = true;
+    OK(keyscope_store_revoke_token(es, long_token, NULL, &revoked));
+    CHECK(!revoked);
+    free(long_token);
+  }
+  revoked = true; /* written only on success */
+  CHECK_STATUS(keyscope_store_revoke_token(es, NULL, NULL, &revoked), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_revoke_token(es, BAD_UTF8, NULL, &revoked), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_revoke_token(NULL, "x.y.z", NULL, &revoked), KEYSCOPE_INVALID_INPUT);
+  int64_t bad_now = INT64_MIN + 1;
+  CHECK_STATUS(keyscope_store_revoke_token(es, "x.y.z", &bad_now, &revoked), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_store_revoke_token(es, "x.y.z", NULL, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK(revoked);
+}
+
+/* token_alg and key_encryption_key. */
+static void test_signing_options(const char *dir) {
+  keyscope_options *o = NULL;
+  CHECK_STATUS(keyscope_options_set_token_alg(NULL, "ES256"), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_options_new(&o));
+  CHECK_STATUS(keyscope_options_set_token_alg(o, NULL), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_options_set_token_alg(o, "none"), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "token_alg") != NULL);
+  CHECK_STATUS(keyscope_options_set_token_alg(o, "es256"), KEYSCOPE_INVALID_INPUT); /* exact spelling */
+  CHECK_STATUS(keyscope_options_set_token_alg(o, BAD_UTF8), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_options_set_token_alg(o, "ES256"));
+  static const uint8_t secret[32] = {9};
+  OK(keyscope_options_add_signing_key(o, "k1", secret, sizeof secret));
+  keyscope_store *s = NULL;
+  CHECK_STATUS(keyscope_store_open(":memory:", o, &s), KEYSCOPE_INVALID_INPUT); /* fixed keys are HS256 */
+  keyscope_options_free(o);
+
+  s = open_own_keys(":memory:", NULL, "EdDSA");
+  keyscope_signing_key_list *l = NULL;
+  OK(keyscope_store_signing_keys(s, NULL, &l));
+  CHECK(keyscope_signing_key_list_len(l) == 2);
+  CHECK(strcmp(keyscope_signing_key_alg(keyscope_signing_key_list_item(l, 0)), "EdDSA") == 0);
+  CHECK(strcmp(keyscope_signing_key_alg(keyscope_signing_key_list_item(l, 1)), "EdDSA") == 0);
+  keyscope_signing_key_list_free(l);
+  keyscope_store_close(s);
+
+  /* Private keys sealed with a key-encryption key: the same key reopens the store,
+   * another is refused. */
+  uint8_t kek[32], other[32];
+  for (int i = 0; i < 32; i++) {
+    kek[i] = (uint8_t)(i + 1);
+    other[i] = (uint8_t)(100 + i);
+  }
+  CHECK_STATUS(keyscope_options_set_key_encryption_key(NULL, kek, 32), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_options_new(&o));
+  CHECK_STATUS(keyscope_options_set_key_encryption_key(o, NULL, 32), KEYSCOPE_INVALID_INPUT);
+  CHECK_STATUS(keyscope_options_set_key_encryption_key(o, NULL, 0), KEYSCOPE_INVALID_INPUT);
+  OK(keyscope_options_set_key_encryption_key(o, kek, 31));
+  CHECK_STATUS(keyscope_store_open(":memory:", o, &s), KEYSCOPE_INVALID_INPUT);
+  CHECK(strstr(keyscope_last_error(), "key_encryption_key") != NULL);
+  OK(keyscope_options_set_argon2(o, 64, 1, 1));
+  OK(keyscope_options_set_key_encryption_key(o, kek, sizeof kek));
+  char path[512];
+  snprintf(path, sizeof path, "%s/sealed.db", dir);
+  remove(path);
+  OK(keyscope_store_open(path, o, &s));
+  keyscope_created_key *c = create(s, "sealed-svc");
+  keyscope_token *t = issue(s, c);
+  keyscope_store_close(s);
+  s = NULL;
+  OK(keyscope_store_open(path, o, &s)); /* the same key: the private keys open */
+  OK(authorize_at(s, keyscope_token_access_token(t), T0 + 10));
+  keyscope_token *t2 = issue(s, c);
+  CHECK(t2 != NULL);
+  keyscope_token_free(t2);
+  keyscope_store_close(s);
+  s = NULL;
+  OK(keyscope_options_set_key_encryption_key(o, other, sizeof other));
+  CHECK_STATUS(keyscope_store_open(path, o, &s), KEYSCOPE_STORAGE);
+  CHECK(strstr(keyscope_last_error(), "key_encryption_key") != NULL);
+  CHECK(s == NULL);
+  keyscope_options_free(o);
+  keyscope_token_free(t);
+  keyscope_created_key_free(c);
+}
+
 /* argv: a directory for files; optionally a PostgreSQL URL for the main store and
  * another for the two-handle test (make test runs the suite on both backends). */
 int main(int argc, char **argv) {
@@ -532,6 +1051,12 @@ int main(int argc, char **argv) {
   test_store_options();
   test_closed_store(dir, shared);
   test_clear_grants(store);
+  keyscope_store *es = open_own_keys(location, "https://auth.example.com/auth", NULL);
+  test_handle_http(es, store);
+  test_signing_keys(es, store);
+  test_revoke_token(es, store);
+  keyscope_store_close(es);
+  test_signing_options(dir);
   keyscope_store_close(store);
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
