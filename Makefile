@@ -103,16 +103,20 @@ test-c: header valgrind
 	mkdir -p $(CBUILD)
 	$(CC) $(CWARN) $(SANITIZE) tests/c/test_keyscope.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/test_keyscope_asan
 	$(CC) $(CWARN) $(SANITIZE) tests/c/surface.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/surface_asan
+	$(CC) $(CWARN) $(SANITIZE) tests/c/surface_v2.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/surface_v2_asan
 	$(CC) $(CWARN) $(SANITIZE) tests/c/test_vectors.c $(LIBDIR)/libkeyscope.a $(SYSLIBS) -o $(CBUILD)/test_vectors_asan
 	$(PYTHON) core/tests/vectors/flatten.py > $(CBUILD)/vectors.tsv
 	$(CBUILD)/test_keyscope_asan $(CBUILD)
 	$(MAKE) -s test-c-postgres
 	$(CBUILD)/surface_asan $(CBUILD)/surface-asan.db
+	$(CBUILD)/surface_v2_asan
 	$(CBUILD)/test_vectors_asan $(CBUILD)/vectors.tsv
 	$(CC) $(CWARN) tests/c/test_keyscope.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_keyscope
 	$(CC) $(CWARN) tests/c/surface.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/surface
+	$(CC) $(CWARN) tests/c/surface_v2.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/surface_v2
 	$(VALGRIND) $(CBUILD)/test_keyscope $(CBUILD)
 	$(VALGRIND) $(CBUILD)/surface $(CBUILD)/surface-valgrind.db
+	$(VALGRIND) $(CBUILD)/surface_v2
 	$(CC) $(CWARN) tests/c/test_vectors.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_vectors
 	$(VALGRIND) $(CBUILD)/test_vectors $(CBUILD)/vectors.tsv
 
