@@ -15,6 +15,7 @@ from keyscope._keyscope import (
     KeyStore,
     Page,
     Principal,
+    SigningKey,
     Summary,
     Token,
     __version__,
@@ -42,7 +43,8 @@ from keyscope.errors import (
 )
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "Summary", "Token", "parse_networks", "secret_is_well_formed",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Principal", "SigningKey", "Summary", "Token", "parse_networks",
+    "secret_is_well_formed",
     "migrate", "__version__",
     "KeyscopeError", "InvalidInput", "NotFound", "Conflict", "InvalidCredentials",
     "KeyDisabled", "KeyExpired", "NetworkDenied", "InvalidScope", "RateLimited",

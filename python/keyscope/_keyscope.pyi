@@ -2,21 +2,30 @@
 
 import os
 from datetime import datetime, timedelta
-from typing import Any, Dict, Generic, Iterator, List, Literal, Optional, Sequence, Tuple, TypeVar, Union, final
+from typing import (
+    Any, Dict, Generic, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, TypeVar, Union, final,
+)
 
 from keyscope.errors import KeyscopeError
 
 __all__ = [
-    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "Token", "Principal", "parse_networks", "secret_is_well_formed", "migrate", "error_codes",
-    "_exception_for_code", "__version__",
+    "ApiKey", "AuditRecord", "KeyStore", "Page", "Summary", "Token", "Principal", "SigningKey", "parse_networks",
+    "secret_is_well_formed", "migrate", "error_codes", "_exception_for_code", "__version__", "MAX_BODY_BYTES",
 ]
 
 __version__: str
+MAX_BODY_BYTES: int
+"""The largest request body ``KeyStore.handle_http`` reads (64 KiB): a longer one is 413."""
 
 _T = TypeVar("_T")
 _Seconds = Union[int, float, timedelta]
 """A duration: seconds as a number, or a ``timedelta``."""
 _Status = Literal["all", "active", "expired", "expiring", "disabled"]
+_Alg = Literal["ES256", "EdDSA", "RS256", "HS256"]
+_HeaderText = Union[str, bytes]
+_Headers = Union[Iterable[Tuple[_HeaderText, _HeaderText]], Mapping[str, str]]
+"""Request headers: ``(name, value)`` pairs of ``str`` or ``bytes`` (bytes read as ISO-8859-1), or a mapping."""
+_Body = Union[bytes, bytearray, memoryview, None]
 
 @final
 class ApiKey:
@@ -129,6 +138,23 @@ class Principal:
     def expires_at(self) -> datetime: ...
 
 @final
+class SigningKey:
+    """A token signing key of the store (never its private half)."""
+
+    @property
+    def kid(self) -> str: ...
+    @property
+    def alg(self) -> _Alg: ...
+    @property
+    def state(self) -> Literal["next", "current", "retired"]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def retired_at(self) -> Optional[datetime]: ...
+    @property
+    def public_jwk(self) -> Optional[Dict[str, Any]]: ...
+
+@final
 class KeyStore:
     """A handle on a keyscope store, or a view of it limited to one organization."""
 
@@ -227,6 +253,26 @@ class KeyStore:
     def client_address(
         self, peer: str, x_forwarded_for: Union[str, Sequence[str], None] = None
     ) -> Optional[str]: ...
+    def handle_http(
+        self,
+        method: str,
+        path: str,
+        headers: _Headers,
+        body: _Body,
+        client_ip: Optional[str] = None,
+        *,
+        now: Optional[datetime] = None,
+    ) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
+    def jwks(self, now: Optional[datetime] = None) -> str: ...
+    def metadata(self) -> str: ...
+    def revoke_token(self, token: str, now: Optional[datetime] = None) -> bool: ...
+    def signing_keys(self, now: Optional[datetime] = None) -> List[SigningKey]: ...
+    def rotate_signing_key(
+        self, alg: Optional[_Alg] = None, *, actor: Optional[str] = None, now: Optional[datetime] = None
+    ) -> SigningKey: ...
+    def retire_signing_key(
+        self, kid: str, immediately: bool = False, *, actor: Optional[str] = None, now: Optional[datetime] = None
+    ) -> None: ...
     def clear_caches(self) -> None: ...
     def close(self) -> None:
         """Closes the store and its views; on a view, detaches only that view."""

@@ -9,7 +9,7 @@ use pyo3::types::PyList;
 use crate::convert::{opt_datetime, to_datetime};
 
 /// Python's own `repr` of a value, so reprs read like Python.
-fn pyrepr<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: T) -> PyResult<String> {
+pub fn pyrepr<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: T) -> PyResult<String> {
     let obj = v.into_bound_py_any(py)?;
     Ok(obj.repr()?.to_string())
 }

@@ -4,8 +4,10 @@
 
 mod convert;
 mod errors;
+mod http;
 mod key;
 mod options;
+mod signing;
 mod store;
 mod token;
 
@@ -74,11 +76,13 @@ fn _keyscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<key::AuditRecord>()?;
     m.add_class::<token::Token>()?;
     m.add_class::<token::Principal>()?;
+    m.add_class::<signing::SigningKey>()?;
     m.add_function(wrap_pyfunction!(parse_networks, m)?)?;
     m.add_function(wrap_pyfunction!(secret_is_well_formed, m)?)?;
     m.add_function(wrap_pyfunction!(migrate, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_exception_for_code, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_BODY_BYTES", keyscope_core::endpoints::MAX_BODY_BYTES)?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `KeyStore.open(path, **options)`: keyword options to core `Options`.
 
-use keyscope_core::{Argon2Params, Catalog, Options};
+use keyscope_core::{Alg, Argon2Params, Catalog, Options};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use zeroize::Zeroizing;
 
 use crate::convert::{duration_ms, text, texts, whole_seconds};
 use crate::errors::{IntoPyResult, invalid};
@@ -43,6 +44,23 @@ pub fn parse(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Opt
                     ));
                 }
                 o.signing_keys = keys;
+            }
+            "token_alg" => {
+                o.token_alg = if v.is_none() {
+                    None
+                } else {
+                    Some(Alg::parse(&text(py, &v, f)?, f).py_err(py)?)
+                }
+            }
+            "key_encryption_key" => {
+                o.key_encryption_key = if v.is_none() {
+                    None
+                } else {
+                    let bytes = v
+                        .cast::<PyBytes>()
+                        .map_err(|_| invalid(py, f, "must be 32 bytes (a bytes object)"))?;
+                    Some(Zeroizing::new(bytes.as_bytes().to_vec()))
+                }
             }
             "catalog" => {
                 o.catalog = if v.is_none() {

@@ -11,12 +11,18 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::convert::{duration_ms, instant, opt_instant, opt_text, text, texts};
 use crate::errors::{IntoPyResult, invalid};
+use crate::http;
 use crate::key::{ApiKey, AuditRecord, Page, Summary};
 use crate::options;
+use crate::signing::SigningKey;
 use crate::token::{Principal, Token};
+use zeroize::Zeroizing;
 
 /// `(status, [(header, value)], body)` of an HTTP helper.
 type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// `(status, [(header, value)], body bytes)` of `handle_http`.
+type HttpReply<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
 
 /// An `update_key` argument that distinguishes "omitted" from an explicit `None`.
 pub enum Arg<'py> {
@@ -487,6 +493,161 @@ impl KeyStore {
         };
         let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
         Ok(inner.client_address(peer, &refs).map(|ip| ip.to_string()))
+    }
+
+    /// Serves one HTTP request with every route keyscope answers: `POST
+    /// /auth/v2/token`, `GET /.well-known/oauth-authorization-server` (with an https
+    /// issuer, or http on a loopback host), `GET /.well-known/jwks.json`, `POST
+    /// /auth/v2/introspect`, `POST /auth/v2/revoke` and `GET /healthz`, relative to the
+    /// issuer's path. Mount it on one catch-all route of any server or framework
+    /// (`keyscope.fastapi.mount`, `keyscope.flask.blueprint`).
+    ///
+    /// `headers` are `(name, value)` pairs (or a mapping) of `str` or `bytes`, names in
+    /// any case, a name may repeat; bytes are read as ISO-8859-1, as WSGI and ASGI
+    /// do, so Starlette's `request.headers.raw` goes in as it is. `body` is bytes (a
+    /// bytearray or memoryview is copied once and the copy wiped after); `client_ip`
+    /// is the connection's peer address (`X-Forwarded-For` counts only from
+    /// `trusted_proxies`).
+    ///
+    /// Returns `(status, headers, body)`: headers a list of `(str, str)` and body the
+    /// bytes to send, unchanged. Never raises for a bad request: an unknown path is
+    /// 404, a known one with another method 405 with `Allow`, a body over 64 KiB 413.
+    /// Runs with the GIL released (the token route may run Argon2).
+    #[pyo3(signature = (method, path, headers, body, client_ip=None, *, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn handle_http<'py>(
+        &self,
+        py: Python<'py>,
+        method: &Bound<'py, PyAny>,
+        path: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+        client_ip: Option<&Bound<'py, PyAny>>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<HttpReply<'py>> {
+        let inner = self.live(py)?;
+        let method = http::borrowed_str(py, method, "method")?;
+        let path = http::borrowed_str(py, path, "path")?;
+        let header_objects = http::header_objects(py, headers)?;
+        let header_texts = http::header_texts(py, &header_objects)?;
+        let pairs: Vec<(&str, &str)> = header_texts
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let body = http::body(py, body)?;
+        let client_ip = opt_text(py, client_ip, "client_ip")?;
+        let now = opt_instant(py, now, "now")?;
+        let request = core::HttpRequest {
+            method,
+            path,
+            headers: &pairs,
+            body: body.as_bytes(),
+            client_ip: client_ip.as_deref(),
+            now,
+        };
+        let r = py.detach(|| inner.handle_http(&request));
+        // The answer may carry an access token: wipe core's copy once Python has its own.
+        let answer = Zeroizing::new(r.body);
+        Ok((r.status, r.headers, PyBytes::new(py, answer.as_bytes())))
+    }
+
+    /// The JWK Set (RFC 7517) of the public keys that verify this store's tokens, as
+    /// JSON text: what `GET /.well-known/jwks.json` serves. `{"keys": []}` when every
+    /// key is HS256 (secrets are never published).
+    #[pyo3(signature = (now=None))]
+    fn jwks(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let inner = self.live(py)?;
+        let now = opt_instant(py, now, "now")?;
+        py.detach(|| inner.jwks(now)).py_err(py)
+    }
+
+    /// The RFC 8414 authorization-server metadata, as JSON text. `InvalidInput` unless
+    /// the issuer is an https URL (or http on a loopback host).
+    fn metadata(&self, py: Python<'_>) -> PyResult<String> {
+        let inner = self.live(py)?;
+        py.detach(|| inner.metadata()).py_err(py)
+    }
+
+    /// Revokes an access token (the administrator's call: any client's token). Its id
+    /// is refused from now until it expires, at once on this handle and within
+    /// `revocation_staleness` on every other. Returns True when it was an unexpired
+    /// token of this store (of this organization, on a view); anything else is left
+    /// alone and gives False.
+    #[pyo3(signature = (token, now=None))]
+    fn revoke_token(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let inner = self.live(py)?;
+        let token = http::borrowed_str(py, token, "token")?;
+        let now = opt_instant(py, now, "now")?;
+        py.detach(|| inner.revoke_token(token, now)).py_err(py)
+    }
+
+    /// The store's signing keys: the current one, then the next, then the retired
+    /// keys that still verify; never their private halves. With keys from the
+    /// `signing_keys` option, those keys (the first current, the others retired).
+    /// On an organization view: `InvalidInput` (signing keys belong to the store).
+    #[pyo3(signature = (now=None))]
+    fn signing_keys(
+        &self,
+        py: Python<'_>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<SigningKey>> {
+        let inner = self.live(py)?;
+        let now = opt_instant(py, now, "now")?;
+        let keys = py.detach(|| inner.signing_keys(now)).py_err(py)?;
+        Ok(keys.into_iter().map(SigningKey).collect())
+    }
+
+    /// Rotates the signing keys: the `next` key starts signing, the `current` one
+    /// retires (its tokens stay valid until they expire), and a new `next` key of
+    /// `alg` (`"ES256"`, `"EdDSA"`, `"RS256"` or `"HS256"`; default the `token_alg`
+    /// option) is published. Returns the key that now signs. Audited. `InvalidInput`
+    /// on a view or with keys from the `signing_keys` option.
+    #[pyo3(signature = (alg=None, *, actor=None, now=None))]
+    fn rotate_signing_key(
+        &self,
+        py: Python<'_>,
+        alg: Option<&Bound<'_, PyAny>>,
+        actor: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SigningKey> {
+        let inner = self.live(py)?;
+        let alg = opt_text(py, alg, "alg")?
+            .map(|a| core::Alg::parse(&a, "alg"))
+            .transpose()
+            .py_err(py)?;
+        let actor = opt_text(py, actor, "actor")?;
+        let now = opt_instant(py, now, "now")?;
+        let key = py
+            .detach(|| inner.rotate_signing_key(alg, actor.as_deref(), now))
+            .py_err(py)?;
+        Ok(SigningKey(key))
+    }
+
+    /// Retires signing key `kid`: it stops signing (retiring the current key rotates
+    /// first) and verifies until its tokens have expired. With `immediately=True` it
+    /// never verifies again: every token it signed is refused at once on this handle
+    /// and within `revocation_staleness` elsewhere, and it leaves the JWK Set.
+    /// Audited. `InvalidInput` on a view or with keys from the `signing_keys` option.
+    #[pyo3(signature = (kid, immediately=false, *, actor=None, now=None))]
+    fn retire_signing_key(
+        &self,
+        py: Python<'_>,
+        kid: &Bound<'_, PyAny>,
+        immediately: bool,
+        actor: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let inner = self.live(py)?;
+        let kid = text(py, kid, "kid")?;
+        let actor = opt_text(py, actor, "actor")?;
+        let now = opt_instant(py, now, "now")?;
+        py.detach(|| inner.retire_signing_key(&kid, immediately, actor.as_deref(), now))
+            .py_err(py)
     }
 
     /// Forgets the verified secrets and tokens this handle remembers (frees memory;
