@@ -88,7 +88,8 @@ def test_keyscope_migrate_round_trips_sqlite_postgres_sqlite(tmp_path, pg_url, c
         s.refresh_key(key.id, grace=3600)  # the old secret keeps a grace
         tok = s.issue_token(key.id, secret).access_token
     assert main(["migrate", first, pg_url, "--dest-schema", "moved", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"keys": 1, "audit_records": 2, "signing_keys": 1}
+    # The store's own signing keys: the current one and the published next one.
+    assert json.loads(capsys.readouterr().out) == {"keys": 1, "audit_records": 2, "signing_keys": 2}
     with keyscope.KeyStore.open(pg_url, argon2=CHEAP, schema="moved") as s:
         assert s.authorize(tok, "reports").key_name == "ci"
         s.issue_token(key.id, secret)  # the graced secret still exchanges

@@ -4,13 +4,15 @@ docs/http.md) through Python."""
 import base64
 import json
 import multiprocessing as mp
+import os
 import time
 from datetime import timedelta
 
+import jwt
 import pytest
 
 import keyscope
-from conftest import CHEAP, T0
+from conftest import BACKEND, CHEAP, T0
 
 SIGNING = [("k1", b"s" * 32)]
 
@@ -46,7 +48,6 @@ def test_exchange_and_authorize(ts):
 
 
 def test_pyjwt_reads_our_tokens(location):
-    jwt = pytest.importorskip("jwt")
     with keyscope.KeyStore.open(location, argon2=CHEAP, signing_keys=SIGNING) as s:
         key, secret = make(s)
         tok = s.issue_token(key.id, secret, now=T0)
@@ -85,7 +86,6 @@ def test_foreign_headers_are_invalid(ts, header):
 
 
 def test_malformed_tokens_are_invalid(ts):
-    jwt = pytest.importorskip("jwt")
     key, secret = make(ts)
     good = jwt.decode(ts.issue_token(key.id, secret, now=T0).access_token, options={"verify_signature": False})
     bad_claims = [dict(good, exp=str(good["exp"])), dict(good, iat=float(good["iat"]))]
@@ -193,11 +193,17 @@ def test_revocation_by_another_process_within_staleness(db_path):
             s.authorize(tok, "reports")
 
 
-def test_signing_key_file_shared_between_handles(db_path):
+def test_store_signing_keys_shared_between_handles(db_path):
+    """The store's own keys live in the database (no key file beside it): a second
+    handle verifies what the first one signed, and both see the same keys."""
     with keyscope.KeyStore.open(db_path, argon2=CHEAP) as a, keyscope.KeyStore.open(db_path, argon2=CHEAP) as b:
         key, secret = make(a)
         tok = a.issue_token(key.id, secret).access_token
         assert b.authorize(tok, "reports").key_id == key.id
+        assert a.signing_keys() == b.signing_keys()
+        assert json.loads(base64.urlsafe_b64decode(tok.split(".")[0] + "=="))["alg"] == "ES256"
+    if BACKEND == "sqlite":
+        assert not os.path.exists(db_path + ".signing-keys")
 
 
 def test_token_endpoint_and_authorize_header(ts):
