@@ -1,9 +1,15 @@
 """Flask helpers (optional: needs ``flask``).
 
+``blueprint(store)`` serves every keyscope route (token, metadata, JWK Set,
+introspection, revocation, health: see ``KeyStore.handle_http``) on one catch-all
+rule; the application's own rules, being more specific, still win::
+
+    app.register_blueprint(blueprint(store))
+
 ``require(store, resource, permission)`` decorates a view: it authorizes the request's
 ``Authorization: Bearer`` header, puts the :class:`keyscope.Principal` on
 ``flask.g.keyscope``, or answers 401/403 with the RFC 6750 challenge.
-``token_view(store)`` is a view for ``POST /auth/v2/token``::
+``token_view(store)`` is a view for ``POST /auth/v2/token`` alone::
 
     app.add_url_rule("/auth/v2/token", view_func=token_view(store), methods=["POST"])
 
@@ -18,12 +24,15 @@ import functools
 import json
 from typing import Any, Callable, Literal, Optional, TypeVar
 
-from flask import Response, g, request
+from flask import Blueprint, Response, g, request
 
-from keyscope._keyscope import KeyStore
+from keyscope._keyscope import MAX_BODY_BYTES, KeyStore
 from keyscope.errors import KeyscopeError
 
-__all__ = ["require", "token_view", "client_ip"]
+__all__ = ["require", "token_view", "client_ip", "http_view", "blueprint"]
+
+#: Every method the catch-all rule takes, so that the store (not Flask) answers 405.
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,3 +76,55 @@ def token_view(store: KeyStore) -> Callable[[], Response]:
         return Response(body, status=status, headers=headers)
 
     return view
+
+
+class _Verbatim(Response):
+    """A response that adds no Content-Type of its own: the store's headers go out as
+    they are (Werkzeug adds Content-Length only)."""
+
+    default_mimetype = None
+
+
+def _read_body() -> bytearray:
+    """The request body, read from the stream and no further than one byte past
+    ``MAX_BODY_BYTES``: the store then answers 413 itself, and a huge body is never
+    buffered whole."""
+    body = bytearray()
+    while len(body) <= MAX_BODY_BYTES:
+        chunk = request.stream.read(MAX_BODY_BYTES + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def http_view(store: KeyStore) -> Callable[..., Response]:
+    """A view that answers any request with ``store.handle_http``: method, path and
+    query, the headers, the peer address and the body (read with the size limit) go
+    to the store; its status, headers and body come back unchanged."""
+
+    def view(**_path: Any) -> Response:
+        body = _read_body()
+        target = request.script_root + request.path
+        if request.query_string:
+            target += "?" + request.query_string.decode("latin-1")
+        try:
+            status, headers, content = store.handle_http(
+                request.method, target, list(request.headers.items()), body, request.remote_addr)
+        finally:
+            body[:] = bytes(len(body))  # the form may hold a client secret
+        return _Verbatim(content, status=status, headers=headers)
+
+    return view
+
+
+def blueprint(store: KeyStore, name: str = "keyscope") -> Blueprint:
+    """A blueprint with one catch-all rule (every path, every method in ``METHODS``)
+    served by ``http_view(store)``. Register it without a ``url_prefix``: the store
+    routes by the full path, relative to its issuer's path."""
+    bp = Blueprint(name, __name__)
+    view = http_view(store)
+    for rule in ("/", "/<path:keyscope_path>"):
+        bp.add_url_rule(rule, endpoint="handle_http", view_func=view, methods=METHODS,
+                        provide_automatic_options=False)
+    return bp
