@@ -3,8 +3,10 @@
  *   make example-c
  *   ./target/authorize <store.db> <token> <resource> <read|write> [client-ip]
  *
- * The store's signing keys come from KEYSCOPE_SIGNING_KEYS or the key file next to
- * the database, as for every other process sharing the store. */
+ * The keys that verify tokens are the store's own, kept in its database (ES256 by
+ * default), or KEYSCOPE_SIGNING_KEYS when it is set, as for every other process
+ * sharing the store. A store whose private keys are sealed needs the same
+ * KEYSCOPE_KEY_ENCRYPTION_KEY. */
 #include <stdio.h>
 #include <string.h>
 
