@@ -16,6 +16,53 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class KeyStore {
   /**
+   * Serves one HTTP request: the token endpoint, the authorization-server
+   * metadata, the JWK Set, introspection, revocation and the health check
+   * (docs/http.md), relative to the issuer's path when the issuer is a URL.
+   * Resolves to `{ status, headers, body }` to copy to the client unchanged; a bad
+   * request is an answer (400, 401, 404, 405, 413, …), never a rejection. Rejects
+   * only for a malformed argument (`KEYSCOPE_INVALID_INPUT`) or a closed view.
+   */
+  handleHttp(request: HandleHttpRequest): Promise<HandleHttpResponse>
+  /**
+   * The store's signing keys: `current`, then `next`, then the `retired` keys that
+   * still verify. With the `signingKeys` option, those keys (HS256): the first
+   * `current`, the others `retired`. Not on an org view (`KEYSCOPE_INVALID_INPUT`).
+   */
+  signingKeys(options?: { now?: Date }): Array<SigningKeyInfo>
+  /**
+   * Rotates the signing keys: `next` starts signing, `current` retires (its tokens
+   * stay valid until they expire) and a new `next` of `alg` (default: `tokenAlg`)
+   * is published in the JWK Set. Returns the key now signing. Every handle sees it
+   * within `revocationStaleness`. Audited as `signing_key_rotated`.
+   */
+  rotateSigningKey(options?: RotateSigningKeyOptions): SigningKeyInfo
+  /**
+   * Retires signing key `kid`: it stops signing (retiring the current key rotates
+   * first) and verifies until its tokens have expired; with `immediately`, never
+   * again, which revokes every token it signed and drops it from the JWK Set.
+   * Audited as `signing_key_retired`.
+   */
+  retireSigningKey(kid: string, options?: RetireSigningKeyOptions): void
+  /**
+   * The JWK Set (RFC 7517) of the public keys that verify, as JSON text (what
+   * `GET /.well-known/jwks.json` serves); `{"keys":[]}` when every key is HS256.
+   */
+  jwks(options?: { now?: Date }): string
+  /**
+   * The RFC 8414 authorization-server metadata, as JSON text;
+   * `KEYSCOPE_INVALID_INPUT` unless the issuer is an `https://` URL (or `http://`
+   * on a loopback host).
+   */
+  metadata(): string
+  /**
+   * Revokes an access token (any client's: the administrator's call): it is
+   * refused with `KEYSCOPE_TOKEN_REVOKED` from now on, on this handle at once and
+   * on every other within `revocationStaleness`. Returns whether it was an
+   * unexpired token of this store (of this organization, on a view).
+   */
+  revokeToken(token: string, options?: { now?: Date }): boolean
+  /**
    * Opens (creating if missing) the store at `path`; `":memory:"` gives a private
    * in-memory store.
    */
@@ -145,9 +192,15 @@ export interface AuditRecord {
   at: Date
   /** Who did it, if the caller said. */
   actor: string | null
-  /** `"create"`, `"update"`, `"refresh"` or `"delete"`. */
-  action: 'create' | 'update' | 'refresh' | 'delete'
-  /** The key acted on. */
+  /**
+   * What was done: to an API key, or to the signing keys (`rotateSigningKey`,
+   * `retireSigningKey`).
+   */
+  action: 'create' | 'update' | 'refresh' | 'delete' | 'signing_key_rotated' | 'signing_key_retired'
+  /**
+   * The key acted on: an API key's id, or for the signing keys the kid now signing
+   * (rotated) or the kid retired.
+   */
   keyId: string
   /** The key's name at the time. */
   keyName: string
@@ -199,6 +252,39 @@ export declare function errorCodes(): Array<string>
  */
 export declare function errorForCode(coreCode: string, message: string): unknown
 
+/** One HTTP request for `handleHttp`, as a server hands it over. */
+export interface HandleHttpRequest {
+  /** The method (`'GET'`, `'POST'`, …), case-sensitive. */
+  method: string
+  /** The path, possibly with a query string (`req.originalUrl` in Express). */
+  path: string
+  /**
+   * Header names (any case) and values: an object such as `req.headers` (a list
+   * value is one header line each, `undefined` is skipped) or `[name, value]` pairs
+   * in order, such as pairs of `req.rawHeaders`.
+   */
+  headers?: Record<string, string | string[] | undefined> | ReadonlyArray<readonly [string, string]>
+  /** The body (default empty). Its bytes are copied once, when the call is made. */
+  body?: Buffer | Uint8Array | string
+  /**
+   * The connection's peer address (`req.socket.remoteAddress`); `X-Forwarded-For`
+   * is believed only from the store's `trustedProxies`.
+   */
+  clientIp?: string | null
+  /** The instant that drives every rule of the request. */
+  now?: Date
+}
+
+/** The answer of `handleHttp`: copy it to the client unchanged. */
+export interface HandleHttpResponse {
+  /** The status code. */
+  status: number
+  /** Header names and values, in order; a name may repeat. */
+  headers: Array<[string, string]>
+  /** The body. */
+  body: Buffer
+}
+
 /** An HTTP answer of `tokenEndpoint`. */
 export interface HttpResponse {
   /** The status code. */
@@ -219,8 +305,22 @@ export interface KeyPage {
 
 /** Options of `KeyStore.open`. Durations are seconds. */
 export interface KeyStoreOptions {
-  /** Signing keys; default: `KEYSCOPE_SIGNING_KEYS`, else `<db>.signing-keys`. */
+  /**
+   * HS256 signing keys, then the only keys (rotating and retiring are refused);
+   * default: `KEYSCOPE_SIGNING_KEYS`, else the store's own keys (see `signingKeys()`).
+   */
   signingKeys?: Array<SigningKey>
+  /**
+   * Algorithm of the keys the store generates (default `'ES256'`); with
+   * `signingKeys` only `'HS256'`.
+   */
+  tokenAlg?: 'ES256' | 'EdDSA' | 'RS256' | 'HS256'
+  /**
+   * 32 bytes sealing the store's private signing keys at rest (AES-256-GCM);
+   * default: `KEYSCOPE_KEY_ENCRYPTION_KEY` (base64), else they are stored in the
+   * clear. Without it an encrypted store verifies but cannot sign (`KEYSCOPE_STORAGE`).
+   */
+  keyEncryptionKey?: Buffer | Uint8Array
   /** `'secure_access'` or `{ scopes: { [scope]: { [resource]: 'read' | 'write' } } }`. */
   catalog?: 'secure_access' | { scopes: Record<string, Record<string, 'read' | 'write'>> }
   /** Access-token lifetime, 60–86400 (default 3600). */
@@ -283,6 +383,12 @@ export interface ListKeysOptions {
 }
 
 /**
+ * Largest request body `handleHttp` reads (64 KiB); a longer one is answered 413
+ * on keyscope's routes. Framework glue stops reading a body past it.
+ */
+export declare const MAX_BODY_BYTES: number
+
+/**
  * Parses comma-separated networks (`"64.100.10.7, 2001:4860::/32"`) into canonical
  * form; a bad entry is reported by its position.
  */
@@ -310,6 +416,29 @@ export interface Principal {
   expiresAt: Date
 }
 
+/** Options of `retireSigningKey`. */
+export interface RetireSigningKeyOptions {
+  /**
+   * Stop verifying at once, revoking every token the key signed (a leaked key);
+   * default false: it verifies until its tokens have expired.
+   */
+  immediately?: boolean
+  /** Who did it, for the audit log. */
+  actor?: string
+  /** The instant that drives the call. */
+  now?: Date
+}
+
+/** Options of `rotateSigningKey`. */
+export interface RotateSigningKeyOptions {
+  /** Algorithm of the new `next` key (default: the store's `tokenAlg`). */
+  alg?: 'ES256' | 'EdDSA' | 'RS256' | 'HS256'
+  /** Who did it, for the audit log. */
+  actor?: string
+  /** The instant that drives the call. */
+  now?: Date
+}
+
 /**
  * True when `secret` has keyscope's form for `prefix` (default `"kss"`) and its
  * checksum matches: a mistyped or invented secret is rejected without a store.
@@ -322,6 +451,28 @@ export interface SigningKey {
   kid: string
   /** At least 32 bytes. */
   secret: Buffer
+}
+
+/** One of the store's signing keys, never its private half. */
+export interface SigningKeyInfo {
+  /** Key id, written in the header of the tokens it signs. */
+  kid: string
+  /** JWS algorithm. */
+  alg: 'ES256' | 'EdDSA' | 'RS256' | 'HS256'
+  /**
+   * `'current'` signs; `'next'` signs after the next rotation; `'retired'` only
+   * verifies, until its tokens have expired.
+   */
+  state: 'current' | 'next' | 'retired'
+  /** When the key was made. */
+  createdAt: Date
+  /** When it stopped signing, or null. */
+  retiredAt: Date | null
+  /**
+   * The public JWK as published in the JWK Set; null for HS256 keys, which are
+   * never published.
+   */
+  publicJwk: Record<string, string> | null
 }
 
 /** The counts behind the key list's expired and expiring markers. */

@@ -839,5 +839,6 @@ module.exports.KeyStore = nativeBinding.KeyStore
 module.exports.clientAddress = nativeBinding.clientAddress
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.errorForCode = nativeBinding.errorForCode
+module.exports.MAX_BODY_BYTES = nativeBinding.MAX_BODY_BYTES
 module.exports.parseNetworks = nativeBinding.parseNetworks
 module.exports.secretIsWellFormed = nativeBinding.secretIsWellFormed

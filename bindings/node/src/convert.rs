@@ -57,6 +57,29 @@ impl<T: ToNapiValue> ToNapiValue for Nullable<T> {
     }
 }
 
+/// JSON text from the core crossing the boundary as the value it encodes (parsed by
+/// the engine's `JSON.parse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonValue(pub String);
+
+impl TypeName for JsonValue {
+    fn type_name() -> &'static str {
+        "object"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for JsonValue {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
+        let parse: Function<'_, String, Unknown<'_>> = json.get_named_property("parse")?;
+        Ok(parse.call(val.0)?.raw())
+    }
+}
+
 /// An optional instant as a nullable `Date`.
 pub fn opt_date(t: Option<Timestamp>) -> Nullable<JsDate> {
     Nullable(t.map(JsDate))
@@ -92,6 +115,55 @@ pub fn text(v: &Unknown<'_>, field: &str) -> CoreResult<String> {
     let units = utf16.as_slice();
     String::from_utf16(&units[..units.len().saturating_sub(1)])
         .map_err(|_| Error::invalid(field, "is not valid Unicode (it has a lone surrogate)"))
+}
+
+/// The bytes of a Buffer or other `Uint8Array`, copied in one pass: the view's memory
+/// is the caller's and may be written meanwhile (a SharedArrayBuffer shared with a
+/// worker), so only this one copy is ever read.
+pub fn bytes(v: &Unknown<'_>, field: &str) -> CoreResult<Vec<u8>> {
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("must be a Buffer or a Uint8Array, not {}", type_name(v)),
+        )
+    };
+    let (env, raw) = (v.value().env, v.raw());
+    let mut is_typed = false;
+    unsafe { sys::napi_is_typedarray(env, raw, &mut is_typed) };
+    if !is_typed {
+        return Err(bad());
+    }
+    let (mut kind, mut len, mut data) = (0, 0usize, std::ptr::null_mut());
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            raw,
+            &mut kind,
+            &mut len,
+            &mut data,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok
+        || !matches!(
+            kind,
+            sys::TypedarrayType::uint8_array | sys::TypedarrayType::uint8_clamped_array
+        )
+    {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(len);
+    if len > 0 {
+        // SAFETY: N-API reported `len` readable bytes at `data` (one byte per element,
+        // the view's offset applied); `out` has room for `len`, all written before
+        // `set_len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data as *const u8, out.as_mut_ptr(), len);
+            out.set_len(len);
+        }
+    }
+    Ok(out)
 }
 
 /// A list of strings from a JavaScript array.

@@ -3,9 +3,10 @@
 //! the point (`createKey`, `refreshKey`).
 
 use keyscope_core as core;
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
-use crate::convert::{JsDate, Nullable, opt_date};
+use crate::convert::{JsDate, JsonValue, Nullable, opt_date};
 
 /// An API key. The secret is never part of it.
 #[napi(object, object_from_js = false)]
@@ -127,10 +128,14 @@ pub struct AuditRecord {
     /// Who did it, if the caller said.
     #[napi(ts_type = "string | null")]
     pub actor: Nullable<String>,
-    /// `"create"`, `"update"`, `"refresh"` or `"delete"`.
-    #[napi(ts_type = "'create' | 'update' | 'refresh' | 'delete'")]
+    /// What was done: to an API key, or to the signing keys (`rotateSigningKey`,
+    /// `retireSigningKey`).
+    #[napi(
+        ts_type = "'create' | 'update' | 'refresh' | 'delete' | 'signing_key_rotated' | 'signing_key_retired'"
+    )]
     pub action: String,
-    /// The key acted on.
+    /// The key acted on: an API key's id, or for the signing keys the kid now signing
+    /// (rotated) or the kid retired.
     pub key_id: String,
     /// The key's name at the time.
     pub key_name: String,
@@ -230,4 +235,63 @@ pub struct HttpResponse {
     pub headers: std::collections::HashMap<String, String>,
     /// The body, JSON text.
     pub body: String,
+}
+
+/// The answer of `handleHttp`: copy it to the client unchanged.
+#[napi(object, object_from_js = false)]
+pub struct HandleHttpResponse {
+    /// The status code.
+    pub status: u32,
+    /// Header names and values, in order; a name may repeat.
+    #[napi(ts_type = "Array<[string, string]>")]
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Buffer,
+}
+
+impl From<core::http::HttpResponse> for HandleHttpResponse {
+    fn from(r: core::http::HttpResponse) -> Self {
+        HandleHttpResponse {
+            status: r.status as u32,
+            headers: r.headers,
+            body: r.body.into_bytes().into(),
+        }
+    }
+}
+
+/// One of the store's signing keys, never its private half.
+#[napi(object, object_from_js = false)]
+pub struct SigningKeyInfo {
+    /// Key id, written in the header of the tokens it signs.
+    pub kid: String,
+    /// JWS algorithm.
+    #[napi(ts_type = "'ES256' | 'EdDSA' | 'RS256' | 'HS256'")]
+    pub alg: String,
+    /// `'current'` signs; `'next'` signs after the next rotation; `'retired'` only
+    /// verifies, until its tokens have expired.
+    #[napi(ts_type = "'current' | 'next' | 'retired'")]
+    pub state: String,
+    /// When the key was made.
+    #[napi(ts_type = "Date")]
+    pub created_at: JsDate,
+    /// When it stopped signing, or null.
+    #[napi(ts_type = "Date | null")]
+    pub retired_at: Nullable<JsDate>,
+    /// The public JWK as published in the JWK Set; null for HS256 keys, which are
+    /// never published.
+    #[napi(ts_type = "Record<string, string> | null")]
+    pub public_jwk: Nullable<JsonValue>,
+}
+
+impl From<core::SigningKeyInfo> for SigningKeyInfo {
+    fn from(k: core::SigningKeyInfo) -> Self {
+        SigningKeyInfo {
+            kid: k.kid,
+            alg: k.alg,
+            state: k.state,
+            created_at: JsDate(k.created_at),
+            retired_at: opt_date(k.retired_at),
+            public_jwk: Nullable(k.public_jwk.map(JsonValue)),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod endpoints;
 mod errors;
 mod fast;
 mod key;

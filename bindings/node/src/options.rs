@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use keyscope_core::{Argon2Params, Catalog, Error, Options, Permission, Result};
+use keyscope_core::{Alg, Argon2Params, Catalog, Error, Options, Permission, Result};
 use napi::ValueType;
 use napi::bindgen_prelude::*;
 
-use crate::convert::{Opts, boolean, integer, number, text, texts};
+use crate::convert::{Opts, boolean, bytes, integer, number, text, texts};
 
 const KNOWN: &[&str] = &[
     "signingKeys",
+    "tokenAlg",
+    "keyEncryptionKey",
     "catalog",
     "tokenTtl",
     "issuer",
@@ -108,6 +110,12 @@ pub fn parse(v: Option<Unknown<'_>>) -> Result<Options> {
             out.signing_keys
                 .push((text(&kid, &format!("{field}.kid"))?, buf.to_vec()));
         }
+    }
+    if let Some(v) = o.get("tokenAlg")? {
+        out.token_alg = Some(Alg::parse(&text(&v, "tokenAlg")?, "tokenAlg")?);
+    }
+    if let Some(v) = o.get("keyEncryptionKey")? {
+        out.key_encryption_key = Some(bytes(&v, "keyEncryptionKey")?.into());
     }
     if let Some(v) = o.get("catalog")? {
         out.catalog = Some(catalog(&v)?);

@@ -1,6 +1,7 @@
 //! `KeyStore`: the store handle and its org views, in camelCase. `createKey`,
 //! `refreshKey`, `issueToken` and `tokenEndpoint` return Promises and run on the
-//! libuv pool; the rest are synchronous.
+//! libuv pool; the rest are synchronous. Signing keys and `handleHttp` are in
+//! `endpoints.rs`, as in the core.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,7 +41,7 @@ impl KeyStore {
     }
 
     /// The core handle, unless this view was closed (`KEYSCOPE_STORAGE`).
-    fn live(&self) -> CoreResult<&core::KeyStore> {
+    pub(crate) fn live(&self) -> CoreResult<&core::KeyStore> {
         if self.detached.load(Ordering::Acquire) {
             return Err(Error::storage("this organization view is closed"));
         }
@@ -48,15 +49,15 @@ impl KeyStore {
     }
 }
 
-fn now_of(o: &Opts<'_>) -> CoreResult<Option<core::Timestamp>> {
+pub(crate) fn now_of(o: &Opts<'_>) -> CoreResult<Option<core::Timestamp>> {
     o.get("now")?.map(|v| date(&v, "now")).transpose()
 }
 
-fn opt_text(o: &Opts<'_>, name: &str) -> CoreResult<Option<String>> {
+pub(crate) fn opt_text(o: &Opts<'_>, name: &str) -> CoreResult<Option<String>> {
     o.get(name)?.map(|v| text(&v, name)).transpose()
 }
 
-type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
+pub(crate) type Work<T> = Box<dyn FnOnce() -> CoreResult<T> + Send>;
 
 #[napi]
 impl KeyStore {

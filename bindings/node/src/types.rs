@@ -29,8 +29,18 @@ pub struct Argon2Options {
 /// Options of `KeyStore.open`. Durations are seconds.
 #[napi(object, object_to_js = false)]
 pub struct KeyStoreOptions {
-    /// Signing keys; default: `KEYSCOPE_SIGNING_KEYS`, else `<db>.signing-keys`.
+    /// HS256 signing keys, then the only keys (rotating and retiring are refused);
+    /// default: `KEYSCOPE_SIGNING_KEYS`, else the store's own keys (see `signingKeys()`).
     pub signing_keys: Option<Vec<SigningKey>>,
+    /// Algorithm of the keys the store generates (default `'ES256'`); with
+    /// `signingKeys` only `'HS256'`.
+    #[napi(ts_type = "'ES256' | 'EdDSA' | 'RS256' | 'HS256'")]
+    pub token_alg: Option<String>,
+    /// 32 bytes sealing the store's private signing keys at rest (AES-256-GCM);
+    /// default: `KEYSCOPE_KEY_ENCRYPTION_KEY` (base64), else they are stored in the
+    /// clear. Without it an encrypted store verifies but cannot sign (`KEYSCOPE_STORAGE`).
+    #[napi(ts_type = "Buffer | Uint8Array")]
+    pub key_encryption_key: Option<Buffer>,
     /// `'secure_access'` or `{ scopes: { [scope]: { [resource]: 'read' | 'write' } } }`.
     #[napi(
         ts_type = "'secure_access' | { scopes: Record<string, Record<string, 'read' | 'write'>> }"
@@ -134,6 +144,58 @@ pub struct ListKeysOptions {
     /// The "expiring" horizon in seconds (default 30 days).
     pub within: Option<f64>,
     /// The instant that drives status.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
+
+/// One HTTP request for `handleHttp`, as a server hands it over.
+#[napi(object, object_to_js = false)]
+pub struct HandleHttpRequest {
+    /// The method (`'GET'`, `'POST'`, …), case-sensitive.
+    pub method: String,
+    /// The path, possibly with a query string (`req.originalUrl` in Express).
+    pub path: String,
+    /// Header names (any case) and values: an object such as `req.headers` (a list
+    /// value is one header line each, `undefined` is skipped) or `[name, value]` pairs
+    /// in order, such as pairs of `req.rawHeaders`.
+    #[napi(
+        ts_type = "Record<string, string | string[] | undefined> | ReadonlyArray<readonly [string, string]>"
+    )]
+    pub headers: Option<String>,
+    /// The body (default empty). Its bytes are copied once, when the call is made.
+    #[napi(ts_type = "Buffer | Uint8Array | string")]
+    pub body: Option<Buffer>,
+    /// The connection's peer address (`req.socket.remoteAddress`); `X-Forwarded-For`
+    /// is believed only from the store's `trustedProxies`.
+    #[napi(ts_type = "string | null")]
+    pub client_ip: Option<String>,
+    /// The instant that drives every rule of the request.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
+
+/// Options of `rotateSigningKey`.
+#[napi(object, object_to_js = false)]
+pub struct RotateSigningKeyOptions {
+    /// Algorithm of the new `next` key (default: the store's `tokenAlg`).
+    #[napi(ts_type = "'ES256' | 'EdDSA' | 'RS256' | 'HS256'")]
+    pub alg: Option<String>,
+    /// Who did it, for the audit log.
+    pub actor: Option<String>,
+    /// The instant that drives the call.
+    #[napi(ts_type = "Date")]
+    pub now: Option<f64>,
+}
+
+/// Options of `retireSigningKey`.
+#[napi(object, object_to_js = false)]
+pub struct RetireSigningKeyOptions {
+    /// Stop verifying at once, revoking every token the key signed (a leaked key);
+    /// default false: it verifies until its tokens have expired.
+    pub immediately: Option<bool>,
+    /// Who did it, for the audit log.
+    pub actor: Option<String>,
+    /// The instant that drives the call.
     #[napi(ts_type = "Date")]
     pub now: Option<f64>,
 }
