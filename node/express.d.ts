@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express'
+import type { IRouter, RequestHandler } from 'express'
 import type { KeyStore, Principal } from './index'
 
 declare global {
@@ -24,3 +24,18 @@ export declare function requireScope(store: KeyStore, resource: string, permissi
 
 /** Handler for `POST /auth/v2/token` (OAuth 2.0 client credentials). */
 export declare function tokenHandler(store: KeyStore, options?: ExpressOptions): RequestHandler
+
+/**
+ * Handler answering every request with `store.handleHttp` (the token endpoint,
+ * metadata, JWK Set, introspection, revocation and health routes): method, full path,
+ * headers, peer address and body (read up to `MAX_BODY_BYTES`, no further) go in;
+ * status, headers and body are copied back unchanged. `X-Forwarded-For` is resolved
+ * by the store's `trustedProxies`.
+ */
+export declare function httpHandler(store: KeyStore): RequestHandler
+
+/**
+ * Mounts `httpHandler(store)` on one catch-all route of `router` (an app or a
+ * Router); register it after the application's own routes. Returns `router`.
+ */
+export declare function mountHttp<R extends IRouter>(router: R, store: KeyStore): R
