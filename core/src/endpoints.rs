@@ -282,6 +282,7 @@ impl KeyStore {
     fn verified(&self, token: &str, now: Timestamp) -> Result<Arc<VerifiedToken>> {
         self.check_open()?;
         let shared = self.shared();
+        shared.auth.refresh_if_due(shared.backend.as_ref(), true)?;
         let (keys, epoch) = shared.auth.signing();
         let v = match shared.auth.tokens.get(token).filter(|v| v.epoch == epoch) {
             Some(v) => v,
@@ -368,6 +369,16 @@ impl KeyStore {
                 _ => None,
             })
         };
+        let forwarded = req.header_values("x-forwarded-for");
+        let client: Option<IpAddr> = req
+            .client_ip
+            .and_then(|peer| client_address(&self.shared().trusted_proxies, peer, &forwarded));
+        let client_text = client.map(|ip| ip.to_string());
+        if let Some(rel) = path.strip_prefix(prefix)
+            && crate::admin::is_admin_path(rel)
+        {
+            return self.handle_admin(req, rel, client_text.as_deref());
+        }
         let Some((method, route)) = route else {
             return json_error(404, "not_found");
         };
@@ -377,11 +388,6 @@ impl KeyStore {
         if req.body.len() > MAX_BODY_BYTES {
             return json_error(413, "request_too_large");
         }
-        let forwarded = req.header_values("x-forwarded-for");
-        let client: Option<IpAddr> = req
-            .client_ip
-            .and_then(|peer| client_address(&self.shared().trusted_proxies, peer, &forwarded));
-        let client_text = client.map(|ip| ip.to_string());
         match route {
             Route::Token => self.token_response(
                 req.header("authorization"),
@@ -496,14 +502,18 @@ impl KeyStore {
             Ok(c) => c,
             Err(r) => return r,
         };
-        if let Err(e) = self.authenticate_client(&id, &secret, caller_ip, now) {
-            return token_error(&e);
-        }
+        let caller = match self.authenticate_client(&id, &secret, caller_ip, now) {
+            Ok((rec, _)) => rec,
+            Err(e) => return token_error(&e),
+        };
         let Some(token) = form_param(&form, "token") else {
             return HttpResponse::oauth_error(400, "invalid_request", "token is required");
         };
         let done = || HttpResponse::json(200, json!({}));
         match self.verified(token, now) {
+            // Another organization's token is, to this client, an unknown one: saying
+            // more would tell it the token is valid.
+            Ok(v) if v.claims.org != caller.org => done(),
             Ok(v) if v.claims.client_id != id => HttpResponse::oauth_error(
                 400,
                 "invalid_grant",

@@ -221,6 +221,9 @@ impl KeyStore {
             scope: scope.as_str().into(),
             r#gen: generation,
         };
+        // The signing keys as fresh as authorization's: a key another handle retired
+        // or rotated away signs nothing here after revocation_staleness.
+        shared.auth.refresh_if_due(shared.backend.as_ref(), true)?;
         let token = encode(shared.auth.signing().0.signer()?, &claims)?;
         if rec
             .last_used_at

@@ -128,7 +128,20 @@ pub fn migrate(
     }
     let from = store::open(source, source_options)?;
     let to = store::open(dest, dest_options)?;
-    let snapshot = from.export()?;
+    let mut snapshot = from.export()?;
+    // A store a previous version made, never opened by this one: its key file comes
+    // along (imported as when it opens: the first key current, the others retired).
+    if snapshot.signing.keys.is_empty()
+        && let Some(pairs) = from.legacy_signing_keys()?
+    {
+        crate::signing::bootstrap(
+            &mut snapshot.signing,
+            None,
+            crate::jose::Alg::Es256,
+            || Ok(Some(pairs)),
+            crate::time::Timestamp::now().as_millis(),
+        )?;
+    }
     from.close();
     to.import(&snapshot).map_err(|e| {
         if e.kind() == ErrorKind::Conflict {

@@ -456,6 +456,17 @@ fn revocation_lets_a_client_revoke_its_own_tokens_only() {
     for body in ["token=garbage", &format!("token={t}")] {
         assert_eq!(revoke(&basic(&id, &secret), body).status, 200, "{body}");
     }
+    // A client of another organization learns nothing: 200, and nothing is revoked.
+    let fresh = token(&s, &id, &secret);
+    let acme = s.org("acme").unwrap();
+    let (outsider, outsider_secret) = key(&acme, "outsider", &[]);
+    let r = revoke(
+        &basic(&outsider, &outsider_secret),
+        &format!("token={fresh}"),
+    );
+    assert_eq!(r.status, 200);
+    s.authorize(&fresh, "reports", Permission::Read, None, None)
+        .unwrap();
     // Without credentials, or without a token: refused.
     let r = call(
         &s,

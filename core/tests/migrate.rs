@@ -197,3 +197,64 @@ fn a_missing_source_or_a_memory_store_is_refused() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn a_store_of_the_previous_version_brings_its_key_file_along() {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    let old = old.to_str().unwrap();
+    let pair = ("ks-legacy1".to_owned(), vec![9u8; 32]);
+    // An old-version store: HS256 tokens from its key file, schema version 3.
+    let t = {
+        let s = KeyStore::open(
+            old,
+            Options {
+                signing_keys: vec![pair.clone()],
+                ..cheap(StoreOptions::default())
+            },
+        )
+        .unwrap();
+        let (k, secret) = s
+            .create_key(NewKey {
+                name: "old".into(),
+                grants: vec!["reports:read".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        let t = s.issue_token(&k.id, &secret, None, None, None).unwrap();
+        s.close();
+        t.access_token
+    };
+    rusqlite::Connection::open(old)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
+             ALTER TABLE keys DROP COLUMN creator; ALTER TABLE keys DROP COLUMN creator_key_id;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(format!("{old}.signing-keys"))
+        .unwrap();
+    writeln!(
+        f,
+        "{}:{}",
+        pair.0,
+        base64::engine::general_purpose::STANDARD.encode(&pair.1)
+    )
+    .unwrap();
+    drop(f);
+    let new = dir.path().join("new.db");
+    let new = new.to_str().unwrap();
+    let report = migrate(old, &StoreOptions::default(), new, &StoreOptions::default()).unwrap();
+    assert_eq!(report.signing_keys, 2, "the imported key and a next one");
+    let s = KeyStore::open(new, cheap(StoreOptions::default())).unwrap();
+    s.authorize(&t, "reports", Permission::Read, None, None)
+        .unwrap();
+}

@@ -152,11 +152,21 @@ fn a_key_retired_immediately_stops_verifying_everywhere_and_leaves_the_jwk_set()
     let db = Db::new();
     let a = db.open(opts(Alg::Es256)).unwrap();
     let b = db.open(opts(Alg::Es256)).unwrap();
+    let issuer_only = db.open(opts(Alg::Es256)).unwrap();
     let (id, secret) = key(&a, "svc");
     let leaked = current(&a);
     let t = token(&a, &id, &secret);
     b.authorize(&t, "reports", READ, None, None).unwrap(); // cached on b
+    assert_eq!(
+        header(&token(&issuer_only, &id, &secret))["kid"].as_str(),
+        Some(leaked.as_str())
+    );
     a.retire_signing_key(&leaked, true, None, None).unwrap();
+    // A handle that only issues tokens stops signing with the leaked key too.
+    assert_ne!(
+        header(&token(&issuer_only, &id, &secret))["kid"].as_str(),
+        Some(leaked.as_str())
+    );
     for s in [&a, &b] {
         let e = s.authorize(&t, "reports", READ, None, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidToken, "{e}");
@@ -384,6 +394,7 @@ fn a_store_of_the_first_postgres_schema_keeps_its_hs256_key() {
     c.batch_execute(&format!(
         r#"DROP TABLE "{schema}".signing_keys; DROP TABLE "{schema}".settings;
            DROP TABLE "{schema}".revoked_tokens;
+           ALTER TABLE "{schema}".keys DROP COLUMN creator, DROP COLUMN creator_key_id;
            CREATE TABLE "{schema}".signing_keys (kid TEXT PRIMARY KEY, secret BYTEA NOT NULL,
                position INTEGER NOT NULL);
            INSERT INTO "{schema}".signing_keys VALUES ('ks-v1', decode(repeat('2a', 32), 'hex'), 0);
