@@ -158,7 +158,8 @@ impl Error {
         &self.message
     }
 
-    /// The field at fault, for `invalid_input` errors.
+    /// The field at fault, for `invalid_input` errors (and `expected_version` for a
+    /// stale-version `conflict`, `name` for a name already taken).
     pub fn field(&self) -> Option<&str> {
         self.details.as_ref()?.field.as_deref()
     }
@@ -185,6 +186,11 @@ impl Error {
 
     pub(crate) fn with_http(mut self, status: u16, www_authenticate: Option<String>) -> Self {
         self.details_mut().http = Some((status, www_authenticate));
+        self
+    }
+
+    pub(crate) fn with_field(mut self, field: &str) -> Self {
+        self.details_mut().field = Some(field.to_owned());
         self
     }
 

@@ -21,6 +21,18 @@ use crate::store::{self, Backend, KeyRecord, KeyScan, PreviousSecret};
 use crate::text::{DEFAULT_ORG, validate_actor, validate_description, validate_name, validate_org};
 use crate::time::Timestamp;
 
+/// `conflict` (on field `expected_version`) unless `rec` is at `expected`.
+fn check_version(id: &str, expected: Option<i64>, rec: &KeyRecord) -> Result<()> {
+    match expected {
+        Some(v) if v != rec.version => Err(Error::new(
+            ErrorKind::Conflict,
+            format!("key {id} is at version {}, not {v}", rec.version),
+        )
+        .with_field("expected_version")),
+        _ => Ok(()),
+    }
+}
+
 /// Largest page of `list_keys` and `audit_log`.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -240,6 +252,17 @@ impl KeyStore {
 
     /// Creates a key; returns it with its secret, which is never shown again.
     pub fn create_key(&self, new: NewKey) -> Result<(ApiKey, Secret)> {
+        self.create_key_by(new, None)
+            .map(|(rec, secret, now)| (rec.to_api_key(now), secret))
+    }
+
+    /// [`KeyStore::create_key`], recording the admin key `(id, name)` that made it
+    /// through the Key Admin API as its creator (else the actor is the creator).
+    pub(crate) fn create_key_by(
+        &self,
+        new: NewKey,
+        admin: Option<(&str, &str)>,
+    ) -> Result<(KeyRecord, Secret, Timestamp)> {
         let now = Timestamp::or_now(new.now);
         validate_name(&new.name)?;
         let description = normalize_description(new.description)?;
@@ -268,6 +291,8 @@ impl KeyStore {
             secret_hash: hash,
             generation: 1,
             previous: None,
+            creator: admin.map(|(_, name)| name.to_owned()).or(new.actor.clone()),
+            creator_key_id: admin.map(|(id, _)| id.to_owned()),
         };
         let mut changes = vec!["name", "grants"];
         if rec.description.is_some() {
@@ -284,7 +309,7 @@ impl KeyStore {
         }
         let audit = audit_entry(now, new.actor, AuditAction::Create, &rec, &changes);
         self.backend().insert_key(&mut rec, &audit)?;
-        Ok((rec.to_api_key(now), secret))
+        Ok((rec, secret, now))
     }
 
     /// The key `id` of this organization.
@@ -377,14 +402,7 @@ impl KeyStore {
         }
 
         let rec = self.backend().update_key(&self.org, id, &mut |rec| {
-            if let Some(v) = update.expected_version
-                && v != rec.version
-            {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!("key {id} is at version {}, not {v}", rec.version),
-                ));
-            }
+            check_version(id, update.expected_version, rec)?;
             let mut changes = Vec::new();
             if let Some(name) = &update.name
                 && *name != rec.name
@@ -451,6 +469,20 @@ impl KeyStore {
         actor: Option<String>,
         now: Option<Timestamp>,
     ) -> Result<(ApiKey, Secret)> {
+        self.refresh_key_if(id, grace_ms, None, actor, now)
+    }
+
+    /// [`KeyStore::refresh_key`] only if the key is still at `expected_version`
+    /// (checked inside the write; a stale one is `conflict` on field
+    /// `expected_version`).
+    pub fn refresh_key_if(
+        &self,
+        id: &str,
+        grace_ms: i64,
+        expected_version: Option<i64>,
+        actor: Option<String>,
+        now: Option<Timestamp>,
+    ) -> Result<(ApiKey, Secret)> {
         let now = Timestamp::or_now(now);
         check_id(id)?;
         if !(0..=MAX_GRACE_MS).contains(&grace_ms) {
@@ -467,6 +499,7 @@ impl KeyStore {
         let secret = secret::generate(&self.shared.options.secret_prefix)?;
         let hash = secret::hash(&secret, &self.shared.options.argon2)?;
         let rec = self.backend().update_key(&self.org, id, &mut |rec| {
+            check_version(id, expected_version, rec)?;
             let old = std::mem::replace(&mut rec.secret_hash, hash.clone());
             rec.previous = (grace_ms > 0).then(|| PreviousSecret {
                 hash: old,
@@ -496,11 +529,31 @@ impl KeyStore {
         actor: Option<String>,
         now: Option<Timestamp>,
     ) -> Result<()> {
+        self.delete_key_if(id, None, actor, now)
+    }
+
+    /// [`KeyStore::delete_key`] only if the key is still at `expected_version`
+    /// (checked inside the write; a stale one is `conflict` on field
+    /// `expected_version`).
+    pub fn delete_key_if(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        actor: Option<String>,
+        now: Option<Timestamp>,
+    ) -> Result<()> {
         let now = Timestamp::or_now(now);
         check_id(id)?;
         check_actor(actor.as_deref())?;
         let result = self.backend().delete_key(&self.org, id, &|rec| {
-            audit_entry(now, actor.clone(), AuditAction::Delete, rec, &[])
+            check_version(id, expected_version, rec)?;
+            Ok(audit_entry(
+                now,
+                actor.clone(),
+                AuditAction::Delete,
+                rec,
+                &[],
+            ))
         });
         self.shared.auth.evict(id);
         result

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 mod authorize;
 mod authz;
 pub mod catalog;

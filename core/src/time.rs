@@ -79,6 +79,100 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` only when the milliseconds are not zero
+    /// (the Key Admin API's form).
+    pub fn to_rfc3339_seconds(self) -> String {
+        let full = self.to_string();
+        match full.strip_suffix(".000Z") {
+            Some(whole) => format!("{whole}Z"),
+            None => full,
+        }
+    }
+
+    /// Parses an RFC 3339 instant (`2026-12-01T00:00:00Z`, fractional seconds kept to
+    /// the millisecond, `Z` or a `±HH:MM` offset); `field` names it in the error.
+    pub fn parse_rfc3339(text: &str, field: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                field,
+                "must be an ISO 8601 instant such as 2027-01-31T00:00:00Z",
+            )
+        };
+        let b = text.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Result<i64> {
+            let part = text.get(r).ok_or_else(bad)?;
+            if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            part.parse::<i64>().map_err(|_| bad())
+        };
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return Err(bad());
+        }
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut i = 19;
+        let mut ms = 0i64;
+        if b[i] == b'.' {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == start {
+                return Err(bad());
+            }
+            let digits = &text[start..i.min(start + 3)];
+            ms = format!("{digits:0<3}").parse::<i64>().map_err(|_| bad())?;
+        }
+        let offset_min = match &text[i..] {
+            "Z" | "z" => 0,
+            tz if tz.len() == 6 && matches!(&tz[..1], "+" | "-") && &tz[3..4] == ":" => {
+                let sign = if tz.starts_with('-') { -1 } else { 1 };
+                let oh: i64 = tz[1..3].parse().map_err(|_| bad())?;
+                let om: i64 = tz[4..6].parse().map_err(|_| bad())?;
+                if oh > 23 || om > 59 {
+                    return Err(bad());
+                }
+                sign * (oh * 60 + om)
+            }
+            _ => return Err(bad()),
+        };
+        let days_in_month = match mo {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+            2 => 28,
+            _ => return Err(bad()),
+        };
+        if d < 1 || d > days_in_month || h > 23 || mi > 59 || sec > 59 {
+            return Err(bad());
+        }
+        let days = days_from_civil(y, mo as u32, d as u32);
+        let ms =
+            days * DAY_MS + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms - offset_min * 60_000;
+        Timestamp::from_millis(ms, field)
+    }
+}
+
+/// Howard Hinnant's civil-to-days algorithm (proleptic Gregorian calendar).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -106,6 +200,43 @@ mod tests {
         );
         assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
         assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn parses_rfc3339_and_round_trips() {
+        for t in [0, 1_795_761_014_123, Timestamp::MAX.0, Timestamp::MIN.0, -1] {
+            let ts = Timestamp(t);
+            assert_eq!(Timestamp::parse_rfc3339(&ts.to_string(), "x").unwrap(), ts);
+            assert_eq!(
+                Timestamp::parse_rfc3339(&ts.to_rfc3339_seconds(), "x").unwrap(),
+                ts
+            );
+        }
+        let p = |s: &str| Timestamp::parse_rfc3339(s, "expireAt");
+        assert_eq!(
+            p("2026-11-27T07:30:14.1+01:00").unwrap().0,
+            1_795_761_014_100
+        );
+        assert_eq!(
+            Timestamp(1_795_761_014_000).to_rfc3339_seconds(),
+            "2026-11-27T06:30:14Z"
+        );
+        for bad in [
+            "",
+            "2026-11-27",
+            "2026-02-30T00:00:00Z",
+            "2026-11-27T24:00:00Z",
+            "2026-11-27T00:00:00",
+            "2026-11-27T00:00:00+1:00",
+            "2026-11-27T00:00:00.Z",
+            "２026-11-27T00:00:00Z",
+            "2026-11-27 00:00:00Z",
+        ] {
+            let e = p(bad).unwrap_err();
+            assert_eq!(e.field(), Some("expireAt"), "{bad}");
+        }
+        assert!(p("2024-02-29T00:00:00Z").is_ok());
+        assert!(p("2023-02-29T00:00:00Z").is_err());
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Backend for Flaky {
         &self,
         org: &str,
         id: &str,
-        audit: &dyn Fn(&KeyRecord) -> AuditEntry,
+        audit: &dyn Fn(&KeyRecord) -> Result<AuditEntry>,
     ) -> Result<()> {
         self.inner.delete_key(org, id, audit)
     }

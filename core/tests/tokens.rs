@@ -756,6 +756,7 @@ fn a_store_of_the_previous_version_imports_its_key_file_once() {
         let c = rusqlite::Connection::open(&real).unwrap();
         c.execute_batch(
             "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
+             ALTER TABLE keys DROP COLUMN creator; ALTER TABLE keys DROP COLUMN creator_key_id;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -63,6 +63,11 @@ pub struct KeyRecord {
     pub generation: i64,
     /// The previous secret, while a refresh grace lasts.
     pub previous: Option<PreviousSecret>,
+    /// Who created the key: the actor of the create, or the name of the admin key
+    /// that created it through the Key Admin API.
+    pub creator: Option<String>,
+    /// The admin key that created it through the Key Admin API.
+    pub creator_key_id: Option<String>,
 }
 
 impl KeyRecord {
@@ -230,12 +235,13 @@ pub trait Backend: Send + Sync {
     fn get_key(&self, org: Option<&str>, id: &str) -> Result<Option<KeyRecord>>;
     /// Reads, changes and writes one key of `org` atomically (`not_found` if absent).
     fn update_key(&self, org: &str, id: &str, change: &mut Mutation<'_>) -> Result<KeyRecord>;
-    /// Deletes one key of `org` and appends the audit entry made from it.
+    /// Deletes one key of `org` and appends the audit entry made from it; an error
+    /// from `audit` (a stale expected version) aborts the delete.
     fn delete_key(
         &self,
         org: &str,
         id: &str,
-        audit: &dyn Fn(&KeyRecord) -> AuditEntry,
+        audit: &dyn Fn(&KeyRecord) -> Result<AuditEntry>,
     ) -> Result<()>;
     /// One page of keys.
     fn scan_keys(&self, scan: &KeyScan<'_>) -> Result<Vec<KeyRecord>>;

@@ -132,11 +132,13 @@ const MIGRATIONS: &[&str] = &[
         jti      TEXT PRIMARY KEY,
         until_ms BIGINT NOT NULL
     );",
+    // 3: who created each key (the Key Admin API reports it).
+    "ALTER TABLE {s}.keys ADD COLUMN creator TEXT, ADD COLUMN creator_key_id TEXT;",
 ];
 
 const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, networks, enabled, \
      version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
-     prev_secret_hash, prev_until";
+     prev_secret_hash, prev_until, creator, creator_key_id";
 
 /// A pooled connection and the statements prepared on it: each SQL text is parsed
 /// once per connection, and every later call is one round trip.
@@ -222,9 +224,9 @@ type Tx<'a, 'b> = Db<'a, Transaction<'b>>;
 /// The columns every key write sets, in the order of [`KeyValues::params`].
 const WRITE_COLUMNS: &str = "id, org, name, description, expires_at, grants, networks, enabled, \
      version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
-     prev_secret_hash, prev_until, name_folded, desc_folded";
-const WRITE_VALUES: &str =
-    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19";
+     prev_secret_hash, prev_until, name_folded, desc_folded, creator, creator_key_id";
+const WRITE_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+     $17, $18, $19, $20, $21";
 
 /// A key's column values as stored (JSON lists, milliseconds, folded text).
 struct KeyValues<'r> {
@@ -282,6 +284,8 @@ impl<'r> KeyValues<'r> {
             &self.prev_until,
             &self.name_folded,
             &self.desc_folded,
+            &self.rec.creator,
+            &self.rec.creator_key_id,
         ]
     }
 }
@@ -958,7 +962,8 @@ fn db_error(e: &postgres::Error, org: &str, name: &str) -> Error {
         Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => Error::new(
             ErrorKind::Conflict,
             format!("a key named {name:?} already exists in org {org:?}"),
-        ),
+        )
+        .with_field("name"),
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => Error::storage(format!(
             "PostgreSQL: a row stayed locked past the busy timeout: {}",
             pg_error(e)
@@ -1029,6 +1034,8 @@ fn row_to_key(r: &Row) -> Result<KeyRecord> {
             }),
             _ => None,
         },
+        creator: r.get(18),
+        creator_key_id: r.get(19),
     })
 }
 
@@ -1055,7 +1062,7 @@ impl Backend for PostgresBackend {
             params.push(&rec.seq);
             tx.execute(
                 &me.sql(&format!(
-                    "UPDATE {{s}}.keys SET ({WRITE_COLUMNS}) = ({WRITE_VALUES}) WHERE seq = $20"
+                    "UPDATE {{s}}.keys SET ({WRITE_COLUMNS}) = ({WRITE_VALUES}) WHERE seq = $22"
                 )),
                 &params,
             )
@@ -1069,14 +1076,15 @@ impl Backend for PostgresBackend {
         &self,
         org: &str,
         id: &str,
-        audit: &dyn Fn(&KeyRecord) -> AuditEntry,
+        audit: &dyn Fn(&KeyRecord) -> Result<AuditEntry>,
     ) -> Result<()> {
         self.write(|tx, me| {
             let rec = me
                 .select_key(tx, Some(org), id, true)?
                 .ok_or_else(|| Error::not_found(id))?;
+            let entry = audit(&rec)?;
             tx.execute(&me.sql("DELETE FROM {s}.keys WHERE seq = $1"), &[&rec.seq])?;
-            me.insert_audit(tx, org, &audit(&rec))
+            me.insert_audit(tx, org, &entry)
         })
     }
 

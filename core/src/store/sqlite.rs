@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
         jti      TEXT PRIMARY KEY,
         until_ms INTEGER NOT NULL
     );",
+    // 5: who created each key (the Key Admin API reports it).
+    "ALTER TABLE keys ADD COLUMN creator TEXT;
+    ALTER TABLE keys ADD COLUMN creator_key_id TEXT;",
 ];
 
 /// Rows of the access log kept; a handle further behind reloads every key.
@@ -97,7 +100,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const KEY_COLUMNS: &str = "seq, id, org, name, description, expires_at, grants, networks, enabled, \
      version, created_at, updated_at, last_refreshed_at, last_used_at, secret_hash, generation, \
-     prev_secret_hash, prev_until";
+     prev_secret_hash, prev_until, creator, creator_key_id";
 
 /// A key store in one SQLite file (or `":memory:"`), shared safely by many threads
 /// and processes.
@@ -282,6 +285,7 @@ fn db_error(e: rusqlite::Error, org: &str, name: &str) -> Error {
                 ErrorKind::Conflict,
                 format!("a key named {name:?} already exists in org {org:?}"),
             )
+            .with_field("name")
         }
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
@@ -362,6 +366,8 @@ fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
             }),
             _ => None,
         },
+        creator: r.get(18)?,
+        creator_key_id: r.get(19)?,
     })
 }
 
@@ -424,8 +430,9 @@ fn insert_key_row(tx: &Connection, rec: &mut KeyRecord) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO keys (id, org, name, description, expires_at, grants, networks,
             enabled, version, created_at, updated_at, last_refreshed_at, last_used_at,
-            secret_hash, generation, prev_secret_hash, prev_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            secret_hash, generation, prev_secret_hash, prev_until, creator, creator_key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19)",
     )?
     .execute(params![
         rec.id,
@@ -445,6 +452,8 @@ fn insert_key_row(tx: &Connection, rec: &mut KeyRecord) -> Result<()> {
         rec.generation,
         rec.previous.as_ref().map(|p| p.hash.as_str()),
         rec.previous.as_ref().map(|p| p.until.as_millis()),
+        rec.creator,
+        rec.creator_key_id,
     ])
     .map_err(|e| db_error(e, &rec.org, &rec.name))?;
     rec.seq = tx.last_insert_rowid();
@@ -597,14 +606,15 @@ impl Backend for SqliteBackend {
         &self,
         org: &str,
         id: &str,
-        audit: &dyn Fn(&KeyRecord) -> AuditEntry,
+        audit: &dyn Fn(&KeyRecord) -> Result<AuditEntry>,
     ) -> Result<()> {
         self.with_write(|conn| {
             write_txn(conn, |tx| {
                 let rec = select_key(tx, Some(org), id)?.ok_or_else(|| Error::not_found(id))?;
+                let entry = audit(&rec)?;
                 tx.prepare_cached("DELETE FROM keys WHERE seq = ?1")?
                     .execute([rec.seq])?;
-                insert_audit(tx, org, &audit(&rec))
+                insert_audit(tx, org, &entry)
             })
         })
     }
