@@ -215,7 +215,9 @@ impl AuditRecord {
     fn actor(&self) -> Option<&str> {
         self.0.actor.as_deref()
     }
-    /// `"create"`, `"update"`, `"refresh"` or `"delete"`.
+    /// `"create"`, `"update"`, `"refresh"` or `"delete"` of an API key;
+    /// `"signing_key_rotated"` or `"signing_key_retired"` of the store's signing keys
+    /// (`key_id` is then the signing key's kid).
     #[getter]
     fn action(&self) -> &'static str {
         self.0.action.as_str()
