@@ -24,7 +24,7 @@ $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.16,<2" "pytest>=8" "mypy>=1.10" \
-		pyjwt fastapi httpx2 flask
+		"pyjwt[crypto]" authlib fastapi httpx2 flask
 	touch $@
 
 node/node_modules/.ready: node/package.json node/package-lock.json
