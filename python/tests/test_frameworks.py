@@ -152,6 +152,11 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
     ("POST", "/auth/v2/token", FORM, b"x" * (4 * MAX_BODY_BYTES)),      # 413
     ("POST", "/auth/v2/introspect", FORM, b"token=abc"),                 # 401
     ("POST", "/healthz?x=1", {}, b""),                                  # 405 with a query
+    ("GET", "/admin/v2/apiKeys", {}, b""),                              # Key Admin API: 401
+    ("PUT", "/admin/v2/apiKeys", {}, b""),                              # 405, Allow: GET, POST
+    ("PATCH", "/admin/v2/apiKeys/abc", {"Content-Type": "application/json"}, b"{}"),  # 401
+    ("DELETE", "/admin/v2/apiKeys/abc", {}, b""),                       # 401
+    ("POST", "/admin/v2/apiKeys", {"Content-Type": "application/json"}, b"x" * (MAX_BODY_BYTES + 1)),  # 413
 ])
 def test_fastapi_and_flask_answer_alike(web_store, method, path, headers, body):
     fa, fl = Both(web_store).send(method, path, headers, body)
@@ -263,3 +268,28 @@ def test_the_apps_own_routes_come_first(web_store):
     both = Both(web_store)
     fa, fl = both.send("GET", "/reports")
     assert fa[0] == fl[0] == 401  # require() answered, not keyscope's 404
+
+
+def test_the_key_admin_api_through_both_frameworks(web_store):
+    admin, secret = web_store.create_key("admin", grants=["admin.apikeys:write"])
+    token = web_store.issue_token(admin.id, secret).access_token
+    auth = {"Authorization": f"Bearer {token}"}
+    both = Both(web_store)
+    target, _ = web_store.create_key("target", grants=["reports:read"])
+    for path in (f"/admin/v2/apiKeys/{target.id}", "/admin/v2/catalog", "/admin/v2/apiKeys?limit=0"):
+        fa, fl = both.send("GET", path, auth)
+        assert fa == fl and fa[0] == 200, path
+    patch = {**auth, "Content-Type": "application/json"}
+    fa = both.fastapi.patch(f"/admin/v2/apiKeys/{target.id}", headers=patch, content=b'{"description": "a"}')
+    fl = both.flask.patch(f"/admin/v2/apiKeys/{target.id}", headers=patch, data=b'{"description": "b"}')
+    assert fa.status_code == fl.status_code == 200
+    assert web_store.get_key(target.id).description == "b" and web_store.get_key(target.id).version == 3
+    # DELETE answers 204 with no body in both.
+    one, _ = web_store.create_key("one", grants=["reports:read"])
+    two, _ = web_store.create_key("two", grants=["reports:read"])
+    fa = both.fastapi.delete(f"/admin/v2/apiKeys/{one.id}", headers=auth)
+    fl = both.flask.delete(f"/admin/v2/apiKeys/{two.id}", headers=auth)
+    assert fa.status_code == fl.status_code == 204
+    assert fa.content == fl.get_data() == b""
+    assert norm(fa.headers.multi_items()) == norm(fl.headers.items())
+    assert web_store.list_keys().items and {k.name for k in web_store.list_keys()} == {"admin", "target"}
