@@ -375,6 +375,11 @@ impl KeyStore {
             .and_then(|peer| client_address(&self.shared().trusted_proxies, peer, &forwarded));
         let client_text = client.map(|ip| ip.to_string());
         if let Some(rel) = path.strip_prefix(prefix)
+            && crate::console::is_console_path(rel)
+        {
+            return crate::console::serve(req.method, rel);
+        }
+        if let Some(rel) = path.strip_prefix(prefix)
             && crate::admin::is_admin_path(rel)
         {
             return self.handle_admin(req, rel, client_text.as_deref());

@@ -11,6 +11,7 @@ pub mod admin;
 mod authorize;
 mod authz;
 pub mod catalog;
+mod console;
 mod cursor;
 pub mod endpoints;
 pub mod error;
