@@ -157,6 +157,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
     ("PATCH", "/admin/v2/apiKeys/abc", {"Content-Type": "application/json"}, b"{}"),  # 401
     ("DELETE", "/admin/v2/apiKeys/abc", {}, b""),                       # 401
     ("POST", "/admin/v2/apiKeys", {"Content-Type": "application/json"}, b"x" * (MAX_BODY_BYTES + 1)),  # 413
+    ("GET", "/admin/", {}, b""),                                        # the key console: HTML
+    ("GET", "/admin/console.js", {}, b""),                              # and its script
 ])
 def test_fastapi_and_flask_answer_alike(web_store, method, path, headers, body):
     fa, fl = Both(web_store).send(method, path, headers, body)
