@@ -203,7 +203,11 @@
 
   // --- Formatting ---------------------------------------------------------------------
   const dateFmt = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' });
-  const timeFmt = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+  /** `Dec 2, 2026 14:05 UTC`. */
+  function instantText(t) {
+    const d = new Date(t);
+    return `${dateFmt.format(d)} ${d.toISOString().slice(11, 16)} UTC`;
+  }
 
   /** The Expiry Date of an expireAt: the last day the key works when it stops at 00:00 UTC. */
   function expiryDay(expireAt) {
@@ -216,11 +220,11 @@
     if (!expireAt) return 'Never expire';
     const t = Date.parse(expireAt);
     if (t % DAY_MS === 0) return dateFmt.format(new Date(t - DAY_MS));
-    return `${timeFmt.format(new Date(t))} UTC`;
+    return instantText(t);
   }
   function lastUsedText(at) {
     if (!at || at === ZERO_INSTANT) return 'Never';
-    return `${timeFmt.format(new Date(at))} UTC`;
+    return instantText(at);
   }
   const STATUS = { active: 'Active', expired: 'Expired', disabled: 'Disabled' };
   function grantText(g) {
@@ -600,6 +604,22 @@
         el('button', { type: 'button', class: 'close', 'aria-label': 'Close', on: { click: () => d.close() } }, '×')),
       ...content);
     d.addEventListener('close', () => d.remove());
+    // Tab and Shift+Tab cycle inside the dialog.
+    d.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Tab') return;
+      const items = [...d.querySelectorAll('button, input, textarea, select')]
+        .filter((x) => !x.disabled && x.getClientRects().length > 0 && (x.type !== 'radio' || x.checked));
+      if (!items.length) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (ev.shiftKey && (document.activeElement === first || !d.contains(document.activeElement))) {
+        ev.preventDefault();
+        last.focus();
+      } else if (!ev.shiftKey && (document.activeElement === last || !d.contains(document.activeElement))) {
+        ev.preventDefault();
+        first.focus();
+      }
+    });
     document.body.append(d);
     return d;
   }

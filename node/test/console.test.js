@@ -127,12 +127,12 @@ test('the console, every flow, in chromium', async (t) => {
       grants: ['deployments.sites:write', 'reports:read'], expiresAt: new Date(now + 10 * DAY),
       networks: ['64.100.10.7'] });
 
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
     const page = await context.newPage();
     page.setDefaultTimeout(10000);
     const problems = watch(page, origin);
-    const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+    const shot = (name, fullPage = false) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
     const role = (r, name, within = page) => within.getByRole(r, { name, exact: true });
 
     await t.test('the page is served with its security headers', async () => {
@@ -296,6 +296,14 @@ test('the console, every flow, in chromium', async (t) => {
       assert.equal(await dialog.isVisible(), true);
       await shot('06-name-taken');
       assert.equal(store.summary().total, before);
+      // Tab stays inside the dialog, both ways.
+      for (const key of ['Tab', 'Shift+Tab']) {
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press(key);
+          assert.equal(await page.evaluate(() => document.activeElement.closest('dialog') !== null), true,
+            `${key} ${i + 1} stays in the dialog`);
+        }
+      }
       // Escape closes the dialog.
       await page.keyboard.press('Escape');
       await gone(dialog);
@@ -306,7 +314,7 @@ test('the console, every flow, in chromium', async (t) => {
       assert.equal(await role('button', 'ci-reporting').getAttribute('aria-expanded'), 'true');
       const details = role('region', 'ci-reporting');
       await details.waitFor();
-      await shot('07-key-expanded');
+      await shot('07-key-expanded', true);
       await role('button', 'Refresh Key', details).click();
       const confirm = role('dialog', 'Refresh Key');
       await confirm.waitFor();
@@ -337,7 +345,7 @@ test('the console, every flow, in chromium', async (t) => {
           && body.key.scopes.length === 2 && body.key.allowedIPs.length === 2 && body.key.version > 2;
       }, 'the description saved through the API');
       assert.equal(store.getKey(created.id).expiresAt.getTime() > now, true, 'the expiry is unchanged');
-      await shot('09-key-saved');
+      await shot('09-key-saved', true);
 
       await role('button', 'nightly-sync').click();
       const nightlyDetails = role('region', 'nightly-sync');
