@@ -164,7 +164,7 @@ bench-revocation: python node header pg-check
 ## Every fuzz target for FUZZ_TIME seconds, from seeds written from the shared vectors
 ## (fuzz/README.md; long runs by hand). cargo fuzz wants a nightly compiler: the
 ## installed one is told to act as one.
-FUZZ_TARGETS := token_decode secret grants networks token_endpoint client_address cursor
+FUZZ_TARGETS := token_decode secret grants networks token_endpoint client_address cursor handle_http
 FUZZ_TIME    ?= 10
 fuzz-short:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install -q cargo-fuzz

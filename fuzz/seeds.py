@@ -19,7 +19,8 @@ def load(name):
 
 def main():
     seeds = {t: [] for t in ("token_decode", "secret", "grants", "networks",
-                             "token_endpoint", "client_address", "cursor")}
+                             "token_endpoint", "client_address", "cursor",
+                             "handle_http")}
     tokens = load("tokens")
     for case in tokens["cases"]:
         seeds["token_decode"].append(case["token"].encode())
@@ -77,6 +78,29 @@ def main():
         seeds["cursor"].append(bytes([f, 2, ord("@"), 2, 3, ord("A")]))
     seeds["cursor"].append(bytes([0, 1]) + b"djE6MzoxMjM0NTY3OA")
     seeds["cursor"].append(bytes([0, 1]) + b"garbage")
+
+    form = "Content-Type: application/x-www-form-urlencoded"
+    admin = "Authorization: Bearer @ADMIN@\nContent-Type: application/json"
+    seeds["handle_http"] += [s.encode() for s in [
+        "GET /healthz\n\n",
+        "GET /.well-known/jwks.json?x=1\n\n",
+        "DELETE /.well-known/jwks.json\n\n",
+        f"POST /auth/v2/token\nAuthorization: @BASIC@\n{form}\n\ngrant_type=client_credentials",
+        f"POST /auth/v2/token\n{form}\nX-Forwarded-For: 1.2.3.4\n\n"
+        "grant_type=client_credentials&client_id=@ID@&client_secret=@SECRET@",
+        f"POST /auth/v2/introspect\nAuthorization: @BASIC@\n{form}\n\n"
+        "token=@TOKEN@&resource=reports&permission=read&client_ip=64.100.10.7",
+        f"POST /auth/v2/revoke\nAuthorization: @BASIC@\n{form}\n\ntoken=@ADMIN@",
+        f"GET /admin/v2/apiKeys?offset=0&limit=2&status=active&search=cl\n{admin}\n\n",
+        f"POST /admin/v2/apiKeys\n{admin}\n\n"
+        '{"name": "n", "scopes": ["reports:read"], "expireAt": "", "allowedIPs": ["64.100.10.0/24"]}',
+        f"PATCH /admin/v2/apiKeys/@ID@\n{admin}\nIf-Match: \"1\"\n\n"
+        '{"description": "", "enabled": false, "scopes": ["reports:write"]}',
+        f"POST /admin/v2/apiKeys/@ID@/refresh\n{admin}\n\n" '{"grace": 60}',
+        f"DELETE /admin/v2/apiKeys/@ID@\n{admin}\nIf-Match: *\n\n",
+        f"GET /admin/v2/catalog\n{admin}\n\n",
+        "POST /admin/v2/apiKeys\nAuthorization: Bearer @TOKEN@\nContent-Type: text/plain\n\n{",
+    ]]
 
     if OUT.exists():
         shutil.rmtree(OUT)
