@@ -439,7 +439,7 @@
             radios.read.checked = true;
           }
           group.hidden = !checkbox.checked;
-          checkbox.addEventListener('change', () => { group.hidden = !checkbox.checked; updateCount(); });
+          checkbox.addEventListener('change', () => { group.hidden = !checkbox.checked; updateCount(); slots.scopes.clear(); });
           choices.push({ scope, target, checkbox, radios });
           list.append(el('li', { class: 'resource' },
             el('span', { class: 'check' }, checkbox, el('label', { for: cbId, text: target })), group));
@@ -476,7 +476,9 @@
     never.checked = !day;
     dateInput.value = day || '';
     dateInput.disabled = never.checked;
+    dateInput.addEventListener('change', () => slots.expireAt.clear());
     never.addEventListener('change', () => {
+      slots.expireAt.clear();
       dateInput.disabled = never.checked;
       if (!never.checked) dateInput.focus();
     });
@@ -743,6 +745,8 @@
         await api('PATCH', `/apiKeys/${encodeURIComponent(key.id)}`, body, key.version);
         toast(`Saved ${body.name}.`);
         await loadKeys();
+        const again = document.querySelector(`#detail-${CSS.escape(key.id)} button[type="submit"]`);
+        if (again) again.focus();
       } catch (e) {
         if (!(e instanceof SessionEnded)) {
           if (e.status === 412) e.message = 'This key was changed elsewhere since it was loaded. Collapse and expand it to see the current version, then try again.';

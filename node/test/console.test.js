@@ -283,6 +283,7 @@ test('the console, every flow, in chromium', async (t) => {
       await role('button', 'Add', restrictions).click();
       assert.match(await alertFor(box), /at most 10 networks; this would make 11/);
       assert.equal(await restrictions.getByRole('button', { name: /^Remove / }).count(), 10);
+      await role('button', 'Remove 9.9.9.0/24', restrictions).scrollIntoViewIfNeeded();
       await shot('05-add-refusals');
       await role('button', 'Remove 9.9.9.0/24', restrictions).click();
       await box.fill('');
