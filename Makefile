@@ -15,7 +15,7 @@ export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 KEYSCOPE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export KEYSCOPE_TEST_DATABASE_URL
 
-.PHONY: all demo test pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
+.PHONY: all demo test browser pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
 
 all: test
@@ -73,7 +73,13 @@ test-python: python pg-check
 	cd python && ../$(PY) -m mypy.stubtest keyscope._keyscope
 	cd python && ../$(PY) -m mypy --strict keyscope
 
-test-node: node python pg-check
+## Debian's Chromium for the console's browser test (installed from the distribution,
+## never downloaded by a browser installer).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test-node: node python pg-check browser
 	@git diff --quiet -- node/index.js node/index.d.ts || { \
 		echo "node/index.js or node/index.d.ts differ from the generated ones: commit them"; \
 		git diff --stat -- node/index.js node/index.d.ts; exit 1; }
