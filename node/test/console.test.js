@@ -60,7 +60,7 @@ async function launch() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Waits until `check` returns something truthy (or throws with `what`). */
-async function eventually(check, what, ms = 8000) {
+async function eventually(check, what, ms = 15000) {
   const end = Date.now() + ms;
   let last;
   while (Date.now() < end) {
@@ -79,18 +79,19 @@ const textIs = (loc, want) => eventually(async () => (await loc.textContent()).t
   throw new Error(`${e.message} (it reads ${JSON.stringify(await loc.textContent().catch(() => null))})`);
 });
 const gone = (loc) => eventually(async () => (await loc.count()) === 0, `${loc} to go`);
-/** The alert shown for `field`: its aria-describedby names it. */
+/** The text of the alert shown for `field`: the field is invalid and described by it. */
 async function alertFor(field) {
-  const ids = await eventually(async () => {
-    const d = await field.getAttribute('aria-describedby');
-    return (await field.getAttribute('aria-invalid')) === 'true' && d;
-  }, `an error on ${field}`);
-  const alerts = field.page().getByRole('alert');
-  for (let i = 0; i < await alerts.count(); i++) {
-    const a = alerts.nth(i);
-    if (ids.split(' ').includes(await a.getAttribute('id'))) return (await a.textContent()).trim();
-  }
-  throw new Error(`no alert among ${ids}`);
+  const text = await eventually(() => field.evaluate((e) => {
+    if (e.getAttribute('aria-invalid') !== 'true') return null;
+    for (const id of (e.getAttribute('aria-describedby') || '').split(' ')) {
+      const a = id && document.getElementById(id);
+      if (a && a.getAttribute('role') === 'alert') return a.textContent.trim();
+    }
+    return null;
+  }), `an alert for ${field}`);
+  // And it is an alert by role, too.
+  assert.equal(await field.page().getByRole('alert').filter({ hasText: text }).count(), 1);
+  return text;
 }
 
 /** A token of the Key Admin API from the test, by the form-body client credentials. */
@@ -130,7 +131,7 @@ test('the console, every flow, in chromium', async (t) => {
     const context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
     const page = await context.newPage();
-    page.setDefaultTimeout(10000);
+    page.setDefaultTimeout(20000);
     const problems = watch(page, origin);
     const shot = (name, fullPage = false) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
     const role = (r, name, within = page) => within.getByRole(r, { name, exact: true });
@@ -393,7 +394,7 @@ test('below an issuer path and without a catalog: grants in the Key Scope text b
   try {
     const admin = await store.createKey({ name: 'admin', grants: ['admin.apikeys:write'] });
     const page = await browser.newPage();
-    page.setDefaultTimeout(10000);
+    page.setDefaultTimeout(20000);
     const problems = watch(page, origin);
     const role = (r, name, within = page) => within.getByRole(r, { name, exact: true });
     assert.equal((await fetch(`${origin}/admin/`)).status, 404, 'only below the issuer path');
