@@ -133,7 +133,9 @@ test('the console, every flow, in chromium', async (t) => {
     const page = await context.newPage();
     page.setDefaultTimeout(20000);
     const problems = watch(page, origin);
-    const shot = (name, fullPage = false) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+    // Secrets shown on screen are masked in the screenshots (they are committed).
+    const shot = (name, fullPage = false, mask = []) =>
+      page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage, mask });
     const role = (r, name, within = page) => within.getByRole(r, { name, exact: true });
 
     await t.test('the page is served with its security headers', async () => {
@@ -230,7 +232,7 @@ test('the console, every flow, in chromium', async (t) => {
       // Copy puts the secret on the clipboard.
       await role('button', 'Copy', role('group', 'Key Secret', done)).click();
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
-      await shot('04-key-created');
+      await shot('04-key-created', false, [role('textbox', 'Key Secret', done)]);
 
       // The secret works, from an allowed network only.
       const ok = await tokenFor(issuer, id, secret, '8.8.8.8');
