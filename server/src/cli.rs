@@ -185,6 +185,11 @@ pub struct Cli {
     )]
     pub request_timeout: f64,
 
+    /// Threads calling the store for requests that may run Argon2 (default: one per
+    /// core); GET and HEAD get four times as many.
+    #[arg(long, env = "KEYSCOPE_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
     /// Requests that may wait for a worker before the server answers 503 (default 64).
     #[arg(
         long,
@@ -230,6 +235,8 @@ pub struct Config {
     pub max_queue: usize,
     /// See [`Cli::max_connections`].
     pub max_connections: usize,
+    /// See [`Cli::workers`].
+    pub workers: usize,
 }
 
 /// Exits 2 with clap's error format.
@@ -432,6 +439,12 @@ impl Config {
         if !(cli.request_timeout.is_finite() && (0.1..=3600.0).contains(&cli.request_timeout)) {
             fail("--request-timeout: must be 0.1 to 3600 seconds");
         }
+        let workers = match cli.workers {
+            Some(0) => fail("--workers: must be at least 1"),
+            Some(n) if n > 1024 => fail("--workers: must be at most 1024"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
         if cli.max_connections == 0 {
             fail("--max-connections: must be at least 1");
         }
@@ -448,6 +461,7 @@ impl Config {
             request_timeout: Duration::from_secs_f64(cli.request_timeout),
             max_queue: cli.max_queue,
             max_connections: cli.max_connections,
+            workers,
         }
     }
 }

@@ -36,13 +36,15 @@
 //! * **Limits.** Request head 16 KiB (431), body 64 KiB (413, from `Content-Length`
 //!   or while reading), `--request-timeout` (10 s) for the head and then as much
 //!   for the body (a stalled head is dropped, a stalled body answered 408).
-//! * **Workers.** `handle_http` may run Argon2 (~12 ms), so it runs on a blocking
-//!   pool. Requests with a body method (POST, PATCH, DELETE, …) go through a lane of
-//!   one call per core at a time; GET and HEAD (metadata, JWK Set, health and the Key
-//!   Admin API's reads, which take a Bearer token, never a secret) go through a lane
-//!   of four per core, since they never run Argon2 but may wait on the database. When
-//!   `--max-queue` (64) requests already wait in a lane, the next one is answered
-//!   503 with `Retry-After: 1`.
+//! * **Workers.** `handle_http` may run Argon2 (~12 ms), so it never runs on the
+//!   threads that serve connections: requests with any method but GET and HEAD go to
+//!   a pool of one thread per core (at most one call per core at a time); GET and HEAD
+//!   (metadata, JWK Set, health and the Key Admin API's reads, which take a Bearer
+//!   token, never a secret, so never run Argon2, but may wait on the database) go to
+//!   a pool of four threads per core. Each pool queues up to `--max-queue` (64)
+//!   requests; past that the answer is 503 with `Retry-After: 1`. Bodies too long to
+//!   read are answered (413) without a pool: the store's size check comes before any
+//!   work. `GET /metrics` is the server's own.
 //! * **Metrics.** `GET /metrics`: `keyscope_http_requests_total{route,status}`,
 //!   `keyscope_token_exchanges_total{outcome,status}`,
 //!   `keyscope_http_request_duration_seconds{route}` (histogram), requests in flight,
@@ -55,6 +57,7 @@
 mod cli;
 mod log;
 mod metrics;
+mod pool;
 mod server;
 mod tls;
 
@@ -77,7 +80,7 @@ fn main() {
         .tls
         .as_ref()
         .map(|(cert, key)| tls::acceptor(cert, key).unwrap_or_else(|e| fail(e)));
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = config.workers;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("keyscope-server")
@@ -130,7 +133,7 @@ fn main() {
                 return 1;
             }
         };
-        let server = Arc::new(Server::new(
+        let server = match Server::new(
             store.clone(),
             Arc::clone(&metrics),
             log.clone(),
@@ -139,7 +142,13 @@ fn main() {
                 max_queue: config.max_queue,
                 request_timeout: config.request_timeout,
             },
-        ));
+        ) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("error: cannot start the worker threads: {e}");
+                return 1;
+            }
+        };
         log.event(format_args!(
             "keyscope-server {} serving {} as issuer {} ({workers} workers)",
             env!("CARGO_PKG_VERSION"),

@@ -1,10 +1,10 @@
 //! Connections and requests: HTTP/1.1 (hyper) over TCP or TLS, the limits, the worker
-//! lanes that call `KeyStore::handle_http`, metrics and the request log.
+//! pools that call `KeyStore::handle_http`, metrics and the request log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,11 +20,12 @@ use keyscope_core::endpoints::MAX_BODY_BYTES;
 use keyscope_core::{HttpRequest, KeyStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::log::Log;
 use crate::metrics::{Metrics, Route};
+use crate::pool::Pool;
 
 /// The request head (request line and headers) may be this long at most; longer is
 /// answered 431 by hyper.
@@ -35,44 +36,6 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// each route's format; 404/405 before that).
 static TOO_LONG: [u8; MAX_BODY_BYTES + 1] = [0; MAX_BODY_BYTES + 1];
 
-/// Calls that may run at once, and how many may wait for their turn.
-struct Lane {
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_waiting: usize,
-}
-
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
-    }
-}
-
-impl Lane {
-    fn new(size: usize, max_waiting: usize) -> Lane {
-        Lane {
-            permits: Arc::new(Semaphore::new(size)),
-            waiting: AtomicUsize::new(0),
-            max_waiting,
-        }
-    }
-
-    /// A permit, or `None` when the queue is full.
-    async fn enter(&self) -> Option<OwnedSemaphorePermit> {
-        if let Ok(p) = self.permits.clone().try_acquire_owned() {
-            return Some(p);
-        }
-        if self.waiting.fetch_add(1, Relaxed) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Relaxed);
-            return None;
-        }
-        let _waiting = Waiting(&self.waiting);
-        self.permits.clone().acquire_owned().await.ok()
-    }
-}
-
 /// What every connection shares.
 pub struct Server {
     store: KeyStore,
@@ -80,12 +43,12 @@ pub struct Server {
     base: String,
     metrics: Arc<Metrics>,
     log: Log,
-    /// POST, PATCH, DELETE, …: may run Argon2; one call per core at a time.
-    heavy: Lane,
+    /// POST, PATCH, DELETE, …: may run Argon2; one thread per core.
+    heavy: Pool,
     /// GET and HEAD: never run Argon2 (metadata, JWK Set, health, and the Key Admin
     /// API's reads, which take a Bearer token); they may still wait on the database,
-    /// so they run on the blocking pool too, a few per core at a time.
-    light: Lane,
+    /// so they run on threads of their own too, four per core.
+    light: Pool,
     request_timeout: Duration,
     log_resolved_client: bool,
 }
@@ -142,21 +105,26 @@ impl Answer {
 
 impl Server {
     /// A server over `store`.
-    pub fn new(store: KeyStore, metrics: Arc<Metrics>, log: Log, s: Settings) -> Server {
+    pub fn new(
+        store: KeyStore,
+        metrics: Arc<Metrics>,
+        log: Log,
+        s: Settings,
+    ) -> std::io::Result<Server> {
         let base = keyscope_core::endpoints::issuer_base_path(&store.options().issuer)
             .unwrap_or("")
             .to_owned();
         let log_resolved_client = !store.options().trusted_proxies.is_empty();
-        Server {
+        Ok(Server {
             store,
             base,
             metrics,
             log,
-            heavy: Lane::new(s.workers.max(1), s.max_queue),
-            light: Lane::new(s.workers.max(1) * 4, s.max_queue),
+            heavy: Pool::new("handle-http", s.workers.max(1), s.max_queue)?,
+            light: Pool::new("handle-get", s.workers.max(1) * 4, s.max_queue)?,
             request_timeout: s.request_timeout,
             log_resolved_client,
-        }
+        })
     }
 
     async fn serve(
@@ -246,7 +214,13 @@ impl Server {
         } else {
             &self.heavy
         };
-        let Some(permit) = lane.enter().await else {
+        let server = Arc::clone(self);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = lane.submit(move || {
+            let r = server.call(&parts, &body, &peer_ip, route);
+            let _ = tx.send(server.to_answer(r, route, &parts, &peer_ip));
+        });
+        if !queued {
             self.metrics.rejected_busy.fetch_add(1, Relaxed);
             let mut r = plain(
                 503,
@@ -255,15 +229,8 @@ impl Server {
             r.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             return Answer::server(r);
-        };
-        let server = Arc::clone(self);
-        let joined = tokio::task::spawn_blocking(move || {
-            let r = server.call(&parts, &body, &peer_ip, route);
-            drop(permit);
-            server.to_answer(r, route, &parts, &peer_ip)
-        })
-        .await;
-        match joined {
+        }
+        match rx.await {
             Ok(a) => a,
             Err(_) => Answer::server(plain(
                 500,

@@ -109,6 +109,20 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The log once the request lines sent so far are written (the server writes
+    /// them in batches every 10 ms): the log of the `GET /metrics` asked for here.
+    fn log(&self) -> String {
+        let _ = get(self.addr, "/metrics");
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.stderr();
+            if log.contains("GET /metrics ") || Instant::now() > until {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
@@ -340,7 +354,7 @@ fn an_oauth2_client_gets_a_token_that_verifies_against_the_jwk_set() {
     );
 
     // The log has a line a request, and no secret, token or key id.
-    let log = server.stderr();
+    let log = server.log();
     assert!(log.contains("POST /auth/v2/token 200 "), "{log}");
     assert!(log.contains("POST /auth/v2/introspect 200 "), "{log}");
     for secretish in [&secret, &access, &id] {
@@ -481,7 +495,7 @@ fn metrics_count_route_patterns_never_key_ids() {
         assert!(!metrics.contains(id.as_str()));
     }
     assert!(!metrics.contains("nonexistent"));
-    let log = server.stderr();
+    let log = server.log();
     assert!(log.contains("GET /admin/v2/apiKeys/{id} 200 "), "{log}");
     assert!(
         !log.contains(&other_id) && !log.contains("nonexistent"),
@@ -521,7 +535,15 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     assert!(answer.contains("access_token"));
     let status = server.wait(Duration::from_secs(12));
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
-    assert!(server.stderr().contains("store closed"));
+    let until = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("store closed") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10)); // the pipe is still being read
+    }
+    assert!(
+        server.stderr().contains("store closed"),
+        "{}",
+        server.stderr()
+    );
     assert_eq!(
         server
             .stdout_end
@@ -662,4 +684,72 @@ fn options_from_flags_environment_and_files_reach_the_store() {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn a_full_queue_is_answered_503_with_retry_after() {
+    let (_dir, db) = temp_db();
+    // A key whose hash costs ~0.5 s to check: the one worker is busy that long.
+    let store = KeyStore::open(
+        db.to_str().unwrap(),
+        Options {
+            argon2: keyscope_core::Argon2Params {
+                memory_kib: 64 * 1024,
+                iterations: 8,
+                parallelism: 1,
+            },
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let (key, secret) = store
+        .create_key(NewKey {
+            name: "slow".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    store.close();
+    let server = Server::start(&db, &["--workers", "1", "--max-queue", "1"]);
+    let auth = basic(&key.id, secret.expose());
+    let body = "grant_type=client_credentials";
+    let request = format!(
+        "POST /auth/v2/token HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\nContent-Type: {FORM}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let barrier = Arc::new(std::sync::Barrier::new(5));
+    let answers: Vec<String> = (0..5)
+        .map(|_| {
+            let (b, r, addr) = (Arc::clone(&barrier), request.clone(), server.addr);
+            std::thread::spawn(move || {
+                b.wait();
+                raw(addr, r.as_bytes())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|a| status_of(a)).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    let busy: Vec<&String> = answers.iter().filter(|a| status_of(a) == 503).collect();
+    assert!(!busy.is_empty(), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    for a in &busy {
+        assert!(a.to_ascii_lowercase().contains("retry-after: 1\r\n"), "{a}");
+        assert!(a.contains("temporarily_unavailable"), "{a}");
+    }
+    let (_, metrics) = get(server.addr, "/metrics");
+    assert!(
+        metrics.contains(&format!(
+            "keyscope_http_requests_rejected_busy_total {}",
+            busy.len()
+        )),
+        "{metrics}"
+    );
+    // And it goes on serving.
+    assert_eq!(get(server.addr, "/healthz").0, 200);
 }
