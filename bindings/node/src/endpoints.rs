@@ -30,6 +30,18 @@ struct Request {
     now: Option<Timestamp>,
 }
 
+impl Drop for Request {
+    /// Header values (`Authorization` holds credentials) and the body (a form may hold
+    /// a client secret) are wiped once the request is served.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (_, v) in &mut self.headers {
+            v.zeroize();
+        }
+        self.body.zeroize();
+    }
+}
+
 fn required(o: &Opts<'_>, name: &str) -> CoreResult<String> {
     let v = o
         .get(name)?
