@@ -217,3 +217,10 @@ bench-table: python-release node-release
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) python/keyscope/*.so node/*.node node/node_modules
+
+## keyscope-server (server/): the built binary run as a process on SQLite files, then
+## its PostgreSQL test on the fleet suites' server. Load tests by hand: server/README.md.
+.PHONY: test-server
+test-server: pg-check
+	$(CARGO) test -p keyscope-server
+	KEYSCOPE_TEST_BACKEND=postgres $(CARGO) test -p keyscope-server --test server postgres

@@ -29,14 +29,16 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, extra: &[&str]) -> Server {
-        Self::start_env(db, extra, &[])
+        Self::start_env(Some(db), extra, &[])
     }
 
-    fn start_env(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    /// Without `db`, the environment must name the store (`KEYSCOPE_DB`).
+    fn start_env(db: Option<&Path>, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--db")
-            .arg(db)
-            .args(["--listen", "127.0.0.1:0"])
+        if let Some(db) = db {
+            cmd.arg("--db").arg(db);
+        }
+        cmd.args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("KEYSCOPE_SIGNING_KEYS")
             .env_remove("KEYSCOPE_KEY_ENCRYPTION_KEY")
@@ -200,6 +202,23 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 fn agent() -> oauth2::ureq::Agent {
     oauth2::ureq::AgentBuilder::new().redirects(0).build()
+}
+
+/// An agent that trusts `cert` (DER) only.
+fn tls_agent(cert: &rustls_pki_types::CertificateDer<'static>) -> oauth2::ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    oauth2::ureq::AgentBuilder::new()
+        .redirects(0)
+        .tls_config(Arc::new(config))
+        .build()
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -752,4 +771,127 @@ fn a_full_queue_is_answered_503_with_retry_after() {
     );
     // And it goes on serving.
     assert_eq!(get(server.addr, "/healthz").0, 200);
+}
+
+#[test]
+fn serves_https_with_the_certificate_given() {
+    let (dir, db) = temp_db();
+    let (id, secret) = create_key(&db, "tls", &["reports:read"]);
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let server = Server::start(
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let port = server.addr.port();
+    assert_eq!(server.base, format!("https://127.0.0.1:{port}"));
+    let http = tls_agent(certified.cert.der());
+    let health = http.get(&server.url("/healthz")).call().unwrap();
+    assert_eq!(health.status(), 200);
+    let doc: serde_json::Value = serde_json::from_str(
+        &http
+            .get(&server.url("/.well-known/oauth-authorization-server"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["issuer"], format!("https://127.0.0.1:{port}"));
+    let token = BasicClient::new(ClientId::new(id))
+        .set_client_secret(ClientSecret::new(secret))
+        .set_token_uri(TokenUrl::new(server.url("/auth/v2/token")).unwrap())
+        .exchange_client_credentials()
+        .request(&http)
+        .expect("a token over TLS");
+    assert!(!token.access_token().secret().is_empty());
+    // Plain HTTP on the TLS port gets no HTTP answer; an untrusting client fails.
+    let answer = raw(server.addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(agent().get(&server.url("/healthz")).call().is_err());
+}
+
+#[test]
+fn bad_tls_files_exit_2() {
+    let (dir, db) = temp_db();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let db = db.to_str().unwrap();
+    let e = empty.to_str().unwrap();
+    let (code, stderr) = run_to_exit(&["--db", db, "--tls-cert", e, "--tls-key", e], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
+    let (code, stderr) = run_to_exit(&["--db", db, "--tls-cert", e], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+}
+
+/// On the PostgreSQL server of the core suites when they run on it
+/// (`KEYSCOPE_TEST_BACKEND=postgres`, `KEYSCOPE_TEST_DATABASE_URL`), in a schema of its
+/// own, dropped afterwards.
+#[test]
+fn serves_a_postgresql_store_named_by_the_environment() {
+    if std::env::var("KEYSCOPE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return;
+    }
+    let url = std::env::var("KEYSCOPE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgresql://postgres@127.0.0.1:5432/test".to_owned());
+    let schema = format!("kss_server_{}", std::process::id());
+    struct DropSchema<'a>(&'a str, &'a str);
+    impl Drop for DropSchema<'_> {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(self.0, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.1));
+            }
+        }
+    }
+    let _cleanup = DropSchema(&url, &schema);
+    let mut options = Options::default();
+    options.store.schema = Some(schema.clone());
+    let store = KeyStore::open(&url, options).expect("the PostgreSQL server answers");
+    let (key, secret) = store
+        .create_key(NewKey {
+            name: "pg".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    store.close();
+    let mut server = Server::start_env(
+        None,
+        &[
+            "--schema",
+            &schema,
+            "--pool-size",
+            "2",
+            "--listen-notify",
+            "off",
+        ],
+        &[("KEYSCOPE_DB", &url)],
+    );
+    assert_eq!(get(server.addr, "/healthz").0, 200);
+    let token = BasicClient::new(ClientId::new(key.id.clone()))
+        .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+        .set_token_uri(TokenUrl::new(server.url("/auth/v2/token")).unwrap())
+        .exchange_client_credentials()
+        .request(&agent())
+        .expect("a token from the PostgreSQL store");
+    let (status, body) = post_form(
+        &server.url("/auth/v2/introspect"),
+        &basic(&key.id, secret.expose()),
+        &format!("token={}", token.access_token().secret()),
+    );
+    assert_eq!((status, &body["active"]), (200, &serde_json::json!(true)));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait(Duration::from_secs(12)).code(), Some(0));
 }
