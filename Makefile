@@ -15,7 +15,7 @@ export CARGO_BUILD_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 KEYSCOPE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export KEYSCOPE_TEST_DATABASE_URL
 
-.PHONY: all demo test browser pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
+.PHONY: all demo test browser server-bin pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
 
 all: test
@@ -67,7 +67,11 @@ test-rust: pg-check
 	$(CARGO) test -p keyscope-core -p keyscope-c
 	KEYSCOPE_TEST_BACKEND=postgres $(CARGO) test -p keyscope-core --tests
 
-test-python: python pg-check
+## keyscope-server (debug), which the Python suite's Key Admin API test runs.
+server-bin:
+	$(CARGO) build -q -p keyscope-server
+
+test-python: python pg-check server-bin
 	cd python && ../$(PY) -m pytest -q tests
 	cd python && KEYSCOPE_TEST_BACKEND=postgres ../$(PY) -m pytest -q tests
 	cd python && ../$(PY) -m mypy.stubtest keyscope._keyscope
