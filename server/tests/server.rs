@@ -895,3 +895,53 @@ fn serves_a_postgresql_store_named_by_the_environment() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait(Duration::from_secs(12)).code(), Some(0));
 }
+
+#[test]
+fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+    let (_dir, db) = temp_db();
+    let store = KeyStore::open(db.to_str().unwrap(), Options::default()).unwrap();
+    let (key, secret) = store
+        .create_key(NewKey {
+            name: "office".into(),
+            grants: vec!["reports:read".into()],
+            networks: vec!["64.100.10.0/24".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    store.close();
+    let auth = basic(&key.id, secret.expose());
+    let body = "grant_type=client_credentials";
+    let exchange = |addr: SocketAddr, forwarded: Option<&str>| {
+        let xff = forwarded.map_or(String::new(), |f| format!("X-Forwarded-For: {f}\r\n"));
+        status_of(&raw(
+            addr,
+            format!(
+                "POST /auth/v2/token HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\nContent-Type: {FORM}\r\n{xff}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        ))
+    };
+    // No trusted proxy: X-Forwarded-For is ignored, the peer 127.0.0.1 is refused.
+    let direct = Server::start(&db, &[]);
+    assert_eq!(exchange(direct.addr, Some("64.100.10.7")), 401);
+    let log = direct.log();
+    assert!(log.contains("POST /auth/v2/token 401 "), "{log}");
+    assert!(!log.contains("64.100.10.7"), "{log}");
+    drop(direct);
+    // Behind a trusted proxy on loopback: the forwarded address is the client.
+    let proxied = Server::start_env(
+        None,
+        &["--db", db.to_str().unwrap()],
+        &[("KEYSCOPE_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")],
+    );
+    assert_eq!(exchange(proxied.addr, Some("64.100.10.7")), 200);
+    assert_eq!(exchange(proxied.addr, Some("64.100.11.1")), 401);
+    assert_eq!(exchange(proxied.addr, None), 401);
+    let log = proxied.log();
+    assert!(
+        log.contains("POST /auth/v2/token 200 ")
+            && log.contains("client=64.100.10.7 peer=127.0.0.1"),
+        "{log}"
+    );
+}
