@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
@@ -328,7 +330,35 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--source-schema", help="PostgreSQL schema of the source (default \"keyscope\")")
     m.add_argument("--dest-schema", help="PostgreSQL schema of the destination (default \"keyscope\")")
     m.set_defaults(func=None)
+
+    sv = sub.add_parser("serve", help="run keyscope-server (from PATH) on this store; "
+                        "the other arguments are the server's flags (keyscope serve -- --help)",
+                        parents=[common])
+    sv.set_defaults(func=None, server_args=[])
     return p
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``keyscope serve …``: runs ``keyscope-server`` from PATH with the same flags (the
+    store from --db / $KEYSCOPE_DB, --schema and --catalog passed on), or says how to
+    build it and returns 2."""
+    exe = shutil.which("keyscope-server")
+    if exe is None:
+        print("keyscope: keyscope-server is not on PATH; build it with "
+              "`cargo build --release -p keyscope-server` and put target/<triple>/release on "
+              "PATH (or install it next to this command)", file=sys.stderr)
+        return 2
+    flags = [a for a in args.server_args if a != "--"]
+    if args.db and "--db" not in flags:
+        flags = ["--db", args.db, *flags]
+    if args.schema and "--schema" not in flags:
+        flags += ["--schema", args.schema]
+    if args.catalog and "--catalog" not in flags:
+        flags += ["--catalog", args.catalog]
+    if args.allow_private_networks and "--allow-private-networks" not in flags:
+        flags.append("--allow-private-networks")
+    sys.stdout.flush()
+    return subprocess.call([exe, *flags])
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -348,6 +378,13 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "serve" in argv:
+        # Everything after `serve` belongs to keyscope-server, flags included.
+        at = argv.index("serve")
+        args = build_parser().parse_args(argv[: at + 1])
+        args.server_args = argv[at + 1:]
+        return run_serve(args)
     args = build_parser().parse_args(argv)
     if args.command == "migrate":
         try:

@@ -78,3 +78,21 @@ def test_python_dash_m_and_missing_db(tmp_path):
     r = subprocess.run([sys.executable, "-m", "keyscope", "--db", str(tmp_path / "m.db"), "--json", "summary"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)["total"] == 0
+
+
+def test_serve_runs_keyscope_server_from_path_or_says_how_to_build_it(tmp_path, monkeypatch, capsys):
+    from keyscope.cli import main
+
+    db = str(tmp_path / "k.db")
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing named keyscope-server here
+    assert main(["--db", db, "serve", "--listen", "127.0.0.1:0"]) == 2
+    assert "cargo build --release -p keyscope-server" in capsys.readouterr().err
+    # A stand-in server on PATH receives the store and the flags as given.
+    fake = tmp_path / "keyscope-server"
+    fake.write_text("#!/bin/sh\necho \"$@\" > \"${0%/*}/args\"\nexit 7\n")
+    fake.chmod(0o755)
+    assert main(["--db", db, "--catalog", "secure_access", "serve", "--listen", "127.0.0.1:0"]) == 7
+    args = (tmp_path / "args").read_text().split()
+    assert args[:2] == ["--db", db]
+    assert "--listen" in args and "127.0.0.1:0" in args
+    assert args[-2:] == ["--catalog", "secure_access"]
