@@ -81,6 +81,21 @@ fn closing(mut r: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     r
 }
 
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn enter(m: &'a Metrics) -> Self {
+        m.in_flight.fetch_add(1, Relaxed);
+        InFlight(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
 /// What a request came to.
 struct Answer {
     response: Response<Full<Bytes>>,
@@ -133,7 +148,8 @@ impl Server {
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
         let start = Instant::now();
-        self.metrics.in_flight.fetch_add(1, Relaxed);
+        // Counted down even when the client goes away and this future is dropped.
+        let _in_flight = InFlight::enter(&self.metrics);
         let path = req.uri().path();
         let route = Route::of(path, &self.base);
         let method = req.method().clone();
@@ -162,7 +178,6 @@ impl Server {
         };
         self.log
             .request(method.as_str(), route, status, elapsed, &client);
-        self.metrics.in_flight.fetch_sub(1, Relaxed);
         answer.response
     }
 

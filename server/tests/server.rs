@@ -466,6 +466,20 @@ fn bodies_heads_and_slow_clients_are_limited() {
     assert_eq!(status_of(&answer), 408, "{answer}");
     assert!(answer.to_ascii_lowercase().contains("connection: close"));
     assert_eq!(get(addr, "/healthz").0, 200);
+
+    // A client that leaves in the middle of its body is no longer in flight (only the
+    // metrics request itself is).
+    let mut gone = TcpStream::connect(addr).unwrap();
+    gone.write_all(b"POST /auth/v2/token HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nab")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(gone);
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, metrics) = get(addr, "/metrics");
+    assert!(
+        metrics.contains("\nkeyscope_http_requests_in_flight 1\n"),
+        "{metrics}"
+    );
 }
 
 #[test]
