@@ -219,7 +219,7 @@ impl Server {
         let Some(body) = body else {
             // Too long: the store answers without reading it (no Argon2, no I/O before
             // its size check), right here.
-            let r = self.call(&parts, &TOO_LONG, &peer_ip, route);
+            let r = self.call(&parts, &TOO_LONG, &peer_ip);
             let mut a = self.to_answer(r, route, &parts, &peer_ip);
             a.response = closing(a.response);
             return a;
@@ -232,7 +232,7 @@ impl Server {
         let server = Arc::clone(self);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queued = lane.submit(move || {
-            let r = server.call(&parts, &body, &peer_ip, route);
+            let r = server.call(&parts, &body, &peer_ip);
             let _ = tx.send(server.to_answer(r, route, &parts, &peer_ip));
         });
         if !queued {
@@ -259,7 +259,6 @@ impl Server {
         parts: &hyper::http::request::Parts,
         body: &[u8],
         peer_ip: &str,
-        _route: Route,
     ) -> keyscope_core::http::HttpResponse {
         let headers: Vec<(&str, &str)> = parts
             .headers
