@@ -750,8 +750,9 @@ fn a_full_queue_is_answered_503_with_retry_after() {
         "POST /auth/v2/token HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\nContent-Type: {FORM}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let barrier = Arc::new(std::sync::Barrier::new(5));
-    let answers: Vec<String> = (0..5)
+    let barrier = Arc::new(std::sync::Barrier::new(6));
+    let started = Instant::now();
+    let exchanges: Vec<_> = (0..5)
         .map(|_| {
             let (b, r, addr) = (Arc::clone(&barrier), request.clone(), server.addr);
             std::thread::spawn(move || {
@@ -759,10 +760,18 @@ fn a_full_queue_is_answered_503_with_retry_after() {
                 raw(addr, r.as_bytes())
             })
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
         .collect();
+    barrier.wait();
+    // GETs have threads of their own: health answers while the one worker hashes.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(get(server.addr, "/healthz").0, 200);
+    let health_after = started.elapsed();
+    let answers: Vec<String> = exchanges.into_iter().map(|h| h.join().unwrap()).collect();
+    let all_after = started.elapsed();
+    assert!(
+        health_after * 2 < all_after,
+        "health after {health_after:?}, the exchanges after {all_after:?}"
+    );
     let statuses: Vec<u16> = answers.iter().map(|a| status_of(a)).collect();
     assert!(statuses.contains(&200), "{statuses:?}");
     let busy: Vec<&String> = answers.iter().filter(|a| status_of(a) == 503).collect();
