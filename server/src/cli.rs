@@ -176,7 +176,8 @@ pub struct Cli {
     #[arg(long, env = "KEYSCOPE_SIGNING_KEYS_FILE", value_name = "PATH")]
     pub signing_keys_file: Option<PathBuf>,
 
-    /// Seconds a client has to send a request's headers, and then its body (default 10).
+    /// Seconds a client has to send a request's headers, and then its body; also the
+    /// TLS handshake's limit and the idle time of a kept-alive connection.
     #[arg(
         long,
         env = "KEYSCOPE_REQUEST_TIMEOUT",
@@ -190,7 +191,8 @@ pub struct Cli {
     #[arg(long, env = "KEYSCOPE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
-    /// Requests that may wait for a worker before the server answers 503 (default 64).
+    /// Requests that may wait for a worker (in each of the two pools) before the
+    /// server answers 503 with Retry-After: 1.
     #[arg(
         long,
         env = "KEYSCOPE_MAX_QUEUE",
@@ -199,7 +201,7 @@ pub struct Cli {
     )]
     pub max_queue: usize,
 
-    /// Open connections at most; more wait to be accepted (default 4096).
+    /// Open connections at most; more wait to be accepted.
     #[arg(
         long,
         env = "KEYSCOPE_MAX_CONNECTIONS",
