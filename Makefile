@@ -188,7 +188,7 @@ fuzz-short:
 	done
 
 ## Every suite, with the lints.
-test: lint test-rust test-python test-node test-c test-interop fuzz-short
+test: lint test-rust test-python test-node test-c test-interop test-server fuzz-short
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches

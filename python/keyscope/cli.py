@@ -349,7 +349,9 @@ def run_serve(args: argparse.Namespace) -> int:
               "PATH (or install it next to this command)", file=sys.stderr)
         return 2
     flags = [a for a in args.server_args if a != "--"]
-    if args.db and "--db" not in flags:
+    # A store from $KEYSCOPE_DB reaches the server through the environment it inherits
+    # (a URL there may hold a password, which a flag would show in `ps`).
+    if args.db and args.db != os.environ.get("KEYSCOPE_DB") and "--db" not in flags:
         flags = ["--db", args.db, *flags]
     if args.schema and "--schema" not in flags:
         flags += ["--schema", args.schema]

@@ -96,3 +96,17 @@ def test_serve_runs_keyscope_server_from_path_or_says_how_to_build_it(tmp_path, 
     assert args[:2] == ["--db", db]
     assert "--listen" in args and "127.0.0.1:0" in args
     assert args[-2:] == ["--catalog", "secure_access"]
+
+
+def test_serve_leaves_a_store_from_the_environment_to_the_environment(tmp_path, monkeypatch):
+    from keyscope.cli import main
+
+    url = "postgresql://app:s3cret@db.internal/app"
+    monkeypatch.setenv("KEYSCOPE_DB", url)
+    fake = tmp_path / "keyscope-server"
+    fake.write_text("#!/bin/sh\necho \"$@\" > \"${0%/*}/args\"\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["serve", "--listen", "127.0.0.1:0"]) == 0
+    args = (tmp_path / "args").read_text()
+    assert "s3cret" not in args and "--db" not in args
