@@ -120,7 +120,9 @@ fn bench(c: &mut Criterion) {
         validation.set_audience(&["keyscope"]);
         validation.set_issuer(&["keyscope"]);
         g.bench_function("jsonwebtoken_decode", |b| {
-            b.iter(|| jsonwebtoken::decode::<PeerClaims>(black_box(&token), &dk, &validation).unwrap())
+            b.iter(|| {
+                jsonwebtoken::decode::<PeerClaims>(black_box(&token), &dk, &validation).unwrap()
+            })
         });
         g.bench_function("issue_token_cached", |b| b.iter(|| black_box(issue())));
         g.finish();

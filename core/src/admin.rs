@@ -139,6 +139,11 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
+/// A JSON list of the items' texts.
+fn texts<T: ToString>(items: &[T]) -> Value {
+    Value::Array(items.iter().map(|i| Value::String(i.to_string())).collect())
+}
+
 /// The key object of this API.
 fn key_json(rec: &KeyRecord, now: Timestamp) -> Map<String, Value> {
     let key = rec.to_api_key(now);
@@ -161,24 +166,8 @@ fn key_json(rec: &KeyRecord, now: Timestamp) -> Map<String, Value> {
         "description",
         json!(key.description.clone().unwrap_or_default()),
     );
-    put(
-        "scopes",
-        json!(
-            key.grants
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        ),
-    );
-    put(
-        "allowedIPs",
-        json!(
-            key.networks
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        ),
-    );
+    put("scopes", texts(&key.grants));
+    put("allowedIPs", texts(&key.networks));
     put(
         "expireAt",
         json!(

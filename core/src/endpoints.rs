@@ -12,12 +12,13 @@ use crate::authorize::Target;
 use crate::error::{Error, ErrorKind, Result};
 use crate::grant::{Permission, split_target};
 use crate::http::{
-    HttpResponse, client_address, client_credentials, form_param, read_form, token_error,
+    Form, HttpResponse, client_address, client_credentials, form_param, read_form, token_error,
 };
 use crate::jose::Alg;
 use crate::keystore::KeyStore;
 use crate::network::parse_client_ip;
 use crate::signing::{self, SigningKeyInfo};
+use crate::store::KeyRecord;
 use crate::text::DEFAULT_ORG;
 use crate::time::Timestamp;
 use crate::token_cache::VerifiedToken;
@@ -438,21 +439,31 @@ impl KeyStore {
         }
     }
 
+    /// The form of an introspection or revocation request and the key of the client
+    /// that sent it, authenticated as at the token endpoint; or the answer refusing it
+    /// (a 401 to form credentials without a `Basic` challenge).
+    fn authenticated_form(
+        &self,
+        req: &HttpRequest<'_>,
+        caller_ip: Option<&str>,
+        now: Timestamp,
+    ) -> std::result::Result<(Form, KeyRecord), HttpResponse> {
+        let form = read_form(req.header("content-type"), req.body)?;
+        let in_body = form_param(&form, "client_id").is_some();
+        let (id, secret, _) = client_credentials(req.header("authorization"), &form)
+            .map_err(|r| quiet(r, in_body))?;
+        let (caller, _) = self
+            .authenticate_client(&id, &secret, caller_ip, now)
+            .map_err(|e| quiet(token_error(&e), in_body))?;
+        Ok((form, caller))
+    }
+
     /// RFC 7662: the caller authenticates as a key of the token's org.
     fn introspect(&self, req: &HttpRequest<'_>, caller_ip: Option<&str>) -> HttpResponse {
         let now = Timestamp::or_now(req.now);
-        let form = match read_form(req.header("content-type"), req.body) {
-            Ok(f) => f,
+        let (form, caller) = match self.authenticated_form(req, caller_ip, now) {
+            Ok(x) => x,
             Err(r) => return r,
-        };
-        let in_body = form_param(&form, "client_id").is_some();
-        let (id, secret, _) = match client_credentials(req.header("authorization"), &form) {
-            Ok(c) => c,
-            Err(r) => return quiet(r, in_body),
-        };
-        let caller = match self.authenticate_client(&id, &secret, caller_ip, now) {
-            Ok((rec, _)) => rec,
-            Err(e) => return quiet(token_error(&e), in_body),
         };
         let Some(token) = form_param(&form, "token") else {
             return HttpResponse::oauth_error(400, "invalid_request", "token is required");
@@ -515,18 +526,11 @@ impl KeyStore {
     /// RFC 7009: a client revokes one of its own tokens.
     fn revocation(&self, req: &HttpRequest<'_>, caller_ip: Option<&str>) -> HttpResponse {
         let now = Timestamp::or_now(req.now);
-        let form = match read_form(req.header("content-type"), req.body) {
-            Ok(f) => f,
+        let (form, caller) = match self.authenticated_form(req, caller_ip, now) {
+            Ok(x) => x,
             Err(r) => return r,
         };
-        let in_body = form_param(&form, "client_id").is_some();
-        let (id, secret, _) = match client_credentials(req.header("authorization"), &form) {
-            Ok(c) => c,
-            Err(r) => return quiet(r, in_body),
-        };
-        if let Err(e) = self.authenticate_client(&id, &secret, caller_ip, now) {
-            return quiet(token_error(&e), in_body);
-        }
+        let id = caller.id.as_str();
         let Some(token) = form_param(&form, "token") else {
             return HttpResponse::oauth_error(400, "invalid_request", "token is required");
         };

@@ -17,6 +17,7 @@ use crate::task::Job;
 /// Largest request body `handleHttp` reads (64 KiB); a longer one is answered 413
 /// on keyscope's routes. Framework glue stops reading a body past it.
 #[napi]
+#[cfg_attr(test, allow(dead_code))] // exported to JavaScript; unused by the unit tests
 pub const MAX_BODY_BYTES: u32 = core::endpoints::MAX_BODY_BYTES as u32;
 
 /// A request read from its JavaScript object: owned copies, so the work off the event
