@@ -3,7 +3,9 @@
 An administrator manages keys from Python the way Cisco Secure Access shows them; a
 Node app exchanges a key for an access token at the token endpoint; a C service
 authorizes requests with that token. Every process opens the same store file (and so
-shares its signing key file). Run it with `make demo`.
+shares the signing keys kept in it). Any other service can verify the tokens from the
+store's JWK Set, and a signing-key rotation never breaks a live token. Run it with
+`make demo`.
 """
 
 import argparse
@@ -101,6 +103,17 @@ def main():
     token = answer["body"]["access_token"]
     print(f"   Node: a new token with the new secret ({answer['status']})")
     print(f"   C: {c_authorize(args.c_bin, db, token, 'reports', 'read', '64.100.10.7')}")
+
+    with keyscope.KeyStore.open(db) as store:
+        step("Python: the JWK Set any JOSE library verifies with, then a signing-key rotation")
+        status, _, body = store.handle_http("GET", "/.well-known/jwks.json", [], b"")
+        keys = json.loads(body)["keys"]
+        print(f"   GET /.well-known/jwks.json: {status}, "
+              + ", ".join(f"{k['kid']} ({k['alg']})" for k in keys))
+        now_signing = store.rotate_signing_key(actor="admin@example.com")
+        print(f"   rotated: {now_signing.kid} signs now; it was published before it signed")
+    print(f"   C, the token signed before the rotation: "
+          f"{c_authorize(args.c_bin, db, token, 'reports', 'read', '64.100.10.7')}")
 
     with keyscope.KeyStore.open(db) as store:
         step("Python: delete the key: every token issued for it stops working")
