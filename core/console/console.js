@@ -376,7 +376,7 @@
     const nameInput = el('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
     nameInput.value = key ? key.name : '';
     const name = field('Name', nameInput,
-      'Fewer than 256 characters. Names with - or , break the clients generated from Cisco\'s API description (its name pattern has a bug); keyscope accepts them.');
+      'Fewer than 256 characters. Cisco\'s generated clients read only names of letters, digits, spaces and : . _ + = (a bug in their pattern refuses - and ,); keyscope accepts more, but such names break those clients.');
     slots.name = name.slot;
     nameInput.addEventListener('input', () => {
       const n = [...nameInput.value].length;
@@ -594,6 +594,10 @@
     const n = [...name].length;
     if (!name.trim()) return 'Enter a name.';
     if (n > MAX_NAME) return `The name has ${n} characters: it must have fewer than 256.`;
+    // The library's rules too (docs/keys.md): no control or format characters, and no
+    // whitespace at either end.
+    if (/[\p{Cc}\p{Cf}]/u.test(name)) return 'The name must not contain control or invisible formatting characters.';
+    if (/^\s|\s$/u.test(name)) return 'The name must not start or end with a space.';
     return null;
   }
 

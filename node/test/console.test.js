@@ -267,6 +267,11 @@ test('the console, every flow, in chromium', async (t) => {
       await sleep(200);
       assert.equal(await dialog.isVisible(), true, 'the dialog stays open');
       assert.equal(store.summary().total, before, 'nothing was sent');
+      // A name the library refuses for its characters is refused before sending too.
+      await name.fill('trailing space ');
+      await role('button', 'Create Key', dialog).click();
+      assert.match(await alertFor(name), /start or end with a space/);
+      assert.equal(store.summary().total, before, 'nothing was sent');
       await name.fill('n'.repeat(255));
       await eventually(async () => (await name.getAttribute('aria-invalid')) === null, 'the name accepted');
 
