@@ -11,11 +11,10 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { KeyStore } = require('..');
-const { CHEAP, memLocation } = require('./helpers');
+const { CHEAP, memLocation, serveHttp } = require('./helpers');
 
 const CHROMIUM = '/usr/bin/chromium';
 const DAY = 86400000;
@@ -23,29 +22,9 @@ const SHOTS = process.env.KEYSCOPE_SCREENSHOTS
   ? path.join(__dirname, '..', '..', 'docs', 'console')
   : fs.mkdtempSync(path.join(os.tmpdir(), 'ks-console-'));
 
-/** A loopback server answering with store.handleHttp; the store opens once the port is known. */
-async function serve(options, basePath = '') {
-  let store;
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const r = await store.handleHttp({ method: req.method, path: req.url, headers: req.headers,
-      body: Buffer.concat(chunks), clientIp: req.socket.remoteAddress });
-    res.statusCode = r.status;
-    for (const [name, value] of r.headers) res.setHeader(name, value);
-    res.end(r.body);
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  const issuer = origin + basePath;
-  store = KeyStore.open(memLocation(), { issuer, argon2: CHEAP, ...options });
-  const stop = () => {
-    server.closeAllConnections();
-    store.close();
-    return new Promise((r) => server.close(r));
-  };
-  return { store, origin, issuer, stop };
+/** The console's store behind a loopback server (see helpers.serveHttp). */
+function serve(options, basePath = '') {
+  return serveHttp((issuer) => KeyStore.open(memLocation(), { issuer, argon2: CHEAP, ...options }), basePath);
 }
 
 async function launch() {

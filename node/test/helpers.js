@@ -60,4 +60,35 @@ function memStore(options = {}) {
 
 const at = (ms) => new Date(T0.getTime() + ms);
 
-module.exports = { BACKEND, CHEAP, T0, SIGNING, tmpDb, memLocation, memStore, at };
+/**
+ * A loopback HTTP server answering every request with `store.handleHttp`. The store is
+ * opened by `open(issuer)` once the port, and so the issuer (`http://127.0.0.1:PORT`
+ * followed by `basePath`), is known. `stop()` closes the connections, the store and
+ * the server.
+ */
+async function serveHttp(open, basePath = '') {
+  const http = require('node:http');
+  let store;
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const r = await store.handleHttp({ method: req.method, path: req.url, headers: req.headers,
+      body: Buffer.concat(chunks), clientIp: req.socket.remoteAddress });
+    res.statusCode = r.status;
+    for (const [name, value] of r.headers) res.setHeader(name, value);
+    res.end(r.body);
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const issuer = origin + basePath;
+  store = open(issuer);
+  const stop = () => {
+    server.closeAllConnections();
+    store.close();
+    return new Promise((r) => server.close(r));
+  };
+  return { store, origin, issuer, stop };
+}
+
+module.exports = { BACKEND, CHEAP, T0, SIGNING, tmpDb, memLocation, memStore, at, serveHttp };

@@ -5,34 +5,14 @@
 // remote JWK Set), for each algorithm the store generates, and across a rotation.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const { KeyStore } = require('..');
-const { CHEAP, memLocation } = require('./helpers');
+const { CHEAP, memLocation, serveHttp } = require('./helpers');
 
 const ALGS = ['ES256', 'EdDSA', 'RS256'];
 
-/** A loopback server answering every request with `store.handleHttp`. */
-async function serve(alg) {
-  let store;
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const r = await store.handleHttp({ method: req.method, path: req.url, headers: req.headers,
-      body: Buffer.concat(chunks), clientIp: req.socket.remoteAddress });
-    res.statusCode = r.status;
-    for (const [name, value] of r.headers) res.setHeader(name, value);
-    res.end(r.body);
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const issuer = `http://127.0.0.1:${server.address().port}`;
-  store = KeyStore.open(memLocation(), { issuer, tokenAlg: alg, argon2: CHEAP });
-  const stop = () => {
-    server.closeAllConnections();
-    store.close();
-    return new Promise((r) => server.close(r));
-  };
-  return { store, issuer, stop };
+/** A store signing with `alg` behind a loopback server (see helpers.serveHttp). */
+function serve(alg) {
+  return serveHttp((issuer) => KeyStore.open(memLocation(), { issuer, tokenAlg: alg, argon2: CHEAP }));
 }
 
 for (const alg of ALGS) {
