@@ -200,9 +200,6 @@ fn a_missing_source_or_a_memory_store_is_refused() {
 
 #[test]
 fn a_store_of_the_previous_version_brings_its_key_file_along() {
-    use base64::Engine;
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = tempfile::tempdir().unwrap();
     let old = dir.path().join("old.db");
     let old = old.to_str().unwrap();
@@ -228,28 +225,7 @@ fn a_store_of_the_previous_version_brings_its_key_file_along() {
         s.close();
         t.access_token
     };
-    rusqlite::Connection::open(old)
-        .unwrap()
-        .execute_batch(
-            "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
-             ALTER TABLE keys DROP COLUMN creator; ALTER TABLE keys DROP COLUMN creator_key_id;
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(format!("{old}.signing-keys"))
-        .unwrap();
-    writeln!(
-        f,
-        "{}:{}",
-        pair.0,
-        base64::engine::general_purpose::STANDARD.encode(&pair.1)
-    )
-    .unwrap();
-    drop(f);
+    common::make_previous_version_store(old, &[pair.clone()]);
     let new = dir.path().join("new.db");
     let new = new.to_str().unwrap();
     let report = migrate(old, &StoreOptions::default(), new, &StoreOptions::default()).unwrap();

@@ -731,8 +731,6 @@ fn the_store_keeps_its_signing_keys_and_every_handle_shares_them() {
 
 #[test]
 fn a_store_of_the_previous_version_imports_its_key_file_once() {
-    use base64::Engine;
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("old.db");
     let old_key = ("ks-0badc0de".to_owned(), vec![42u8; 32]);
@@ -752,30 +750,7 @@ fn a_store_of_the_previous_version_imports_its_key_file_once() {
         s.close();
         (id, secret, t.access_token)
     };
-    {
-        let c = rusqlite::Connection::open(&real).unwrap();
-        c.execute_batch(
-            "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
-             ALTER TABLE keys DROP COLUMN creator; ALTER TABLE keys DROP COLUMN creator_key_id;
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.path().join("old.db.signing-keys"))
-        .unwrap();
-    use std::io::Write;
-    writeln!(
-        f,
-        "# keyscope signing keys\n{}:{}",
-        old_key.0,
-        base64::engine::general_purpose::STANDARD.encode(&old_key.1)
-    )
-    .unwrap();
-    drop(f);
+    common::make_previous_version_store(real.to_str().unwrap(), &[old_key.clone()]);
 
     // Opened through a symbolic link: the file next to the real path is found.
     let link = dir.path().join("link.db");

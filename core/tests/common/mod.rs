@@ -180,3 +180,36 @@ pub fn private(options: Options) -> Result<Store> {
         Kind::Postgres => Db::new().open(options),
     }
 }
+
+/// Turns the SQLite store at `db_path` into what the previous version of keyscope
+/// left: schema version 3 (no signing-key, settings or revoked-token tables, no creator
+/// columns) and its HS256 keys in `<db_path>.signing-keys` (mode 0600).
+#[allow(dead_code)]
+pub fn make_previous_version_store(db_path: &str, pairs: &[(String, Vec<u8>)]) {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    rusqlite::Connection::open(db_path)
+        .expect("open the SQLite file")
+        .execute_batch(
+            "DROP TABLE signing_keys; DROP TABLE settings; DROP TABLE revoked_tokens;
+             ALTER TABLE keys DROP COLUMN creator; ALTER TABLE keys DROP COLUMN creator_key_id;
+             PRAGMA user_version = 3;",
+        )
+        .expect("downgrade the schema");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(format!("{db_path}.signing-keys"))
+        .expect("create the key file");
+    writeln!(
+        f,
+        "# keyscope signing keys: kid:base64 per line; the first signs."
+    )
+    .unwrap();
+    for (kid, secret) in pairs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        writeln!(f, "{kid}:{b64}").unwrap();
+    }
+}
