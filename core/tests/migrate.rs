@@ -225,7 +225,7 @@ fn a_store_of_the_previous_version_brings_its_key_file_along() {
         s.close();
         t.access_token
     };
-    common::make_previous_version_store(old, &[pair.clone()]);
+    common::make_previous_version_store(old, std::slice::from_ref(&pair));
     let new = dir.path().join("new.db");
     let new = new.to_str().unwrap();
     let report = migrate(old, &StoreOptions::default(), new, &StoreOptions::default()).unwrap();

@@ -750,7 +750,7 @@ fn a_store_of_the_previous_version_imports_its_key_file_once() {
         s.close();
         (id, secret, t.access_token)
     };
-    common::make_previous_version_store(real.to_str().unwrap(), &[old_key.clone()]);
+    common::make_previous_version_store(real.to_str().unwrap(), std::slice::from_ref(&old_key));
 
     // Opened through a symbolic link: the file next to the real path is found.
     let link = dir.path().join("link.db");
