@@ -48,3 +48,8 @@ pub use secret::{Argon2Params, Secret};
 pub use signing::{SigningKeyInfo, SigningKeys};
 pub use time::Timestamp;
 pub use token::{AccessToken, Principal};
+
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
