@@ -16,7 +16,8 @@ KEYSCOPE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export KEYSCOPE_TEST_DATABASE_URL
 
 .PHONY: all demo test browser server-bin pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
-	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean
+	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean \
+	dist dist-libs install test-dist doc
 
 all: test
 
@@ -50,6 +51,7 @@ demo: python node example-c
 	$(PY) examples/demo.py --c target/authorize
 
 lint:
+	$(PYTHON) packaging/check_versions.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -121,6 +123,7 @@ test-c: header valgrind
 	$(CBUILD)/surface_asan $(CBUILD)/surface-asan.db
 	$(CBUILD)/surface_v2_asan
 	$(CBUILD)/test_vectors_asan $(CBUILD)/vectors.tsv
+	ln -sf libkeyscope.so $(LIBDIR)/libkeyscope.so.$(SOLEVEL)
 	$(CC) $(CWARN) tests/c/test_keyscope.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/test_keyscope
 	$(CC) $(CWARN) tests/c/surface.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/surface
 	$(CC) $(CWARN) tests/c/surface_v2.c -L$(LIBDIR) -lkeyscope -Wl,-rpath,$(abspath $(LIBDIR)) -lpthread -o $(CBUILD)/surface_v2
@@ -220,7 +223,60 @@ bench-table: python-release node-release
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) python/keyscope/*.so node/*.node node/node_modules
+	rm -rf $(VENV) python/keyscope/*.so node/*.node node/node_modules dist
+
+## Packages as a release would publish them (docs/packaging.md), built into dist/ by
+## the `dist` profile (thin LTO; the wheel with zig as the C compiler and linker, for
+## glibc 2.28): the abi3 wheel and the sdist, the npm package and
+## its linux-x64-gnu addon package, the C library as an installed tree, and the core
+## crate. `make test-dist` installs each in a clean place and uses it without Rust.
+VERSION        := $(shell $(PYTHON) packaging/check_versions.py --print-version)
+SOLEVEL        := $(shell $(PYTHON) packaging/check_versions.py --print-soname-level)
+DIST_PROFILE   ?= dist
+DISTLIB        := target/$(CARGO_BUILD_TARGET)/$(DIST_PROFILE)
+MANYLINUX      ?= manylinux_2_28
+PREFIX         ?= /usr/local
+INSTALL_LIBDIR ?= $(PREFIX)/lib
+CTREE          := target/c-dist/keyscope-c-$(VERSION)
+
+dist-libs:
+	$(CARGO) build -q --profile $(DIST_PROFILE) -p keyscope-c -p keyscope-node
+
+## The C library into $(DESTDIR)$(PREFIX): header, libkeyscope.so with its SONAME and
+## links, libkeyscope.a, and keyscope.pc (static flags in Libs.private).
+install: dist-libs
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig
+	install -m 644 include/keyscope.h $(DESTDIR)$(PREFIX)/include/keyscope.h
+	install -m 755 $(DISTLIB)/libkeyscope.so $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.so.$(VERSION)
+	ln -sfn libkeyscope.so.$(VERSION) $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.so.$(SOLEVEL)
+	ln -sfn libkeyscope.so.$(SOLEVEL) $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.so
+	install -m 644 $(DISTLIB)/libkeyscope.a $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.a
+	strip --strip-debug $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(INSTALL_LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS_PRIVATE@|$(SYSLIBS)|' packaging/keyscope.pc.in > $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig/keyscope.pc
+
+## The public Rust API's documentation, warnings as errors.
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q --no-deps -p keyscope-core
+
+dist: $(VENV)/.ready node/node_modules/.ready dist-libs doc
+	rm -rf dist target/c-dist && mkdir -p dist
+	$(PIP) install -q "auditwheel>=6" "ziglang>=0.13"
+	cd python && PATH="$(abspath $(VENV))/bin:$$PATH" ../$(PY) -m maturin build -q --zig \
+		--compatibility $(MANYLINUX) --profile $(DIST_PROFILE) --target-dir ../target/manylinux --out ../dist
+	cd python && ../$(PY) -m maturin sdist --out ../dist
+	$(VENV)/bin/auditwheel show dist/keyscope-$(VERSION)-*.whl
+	$(PYTHON) packaging/npm_pack.py $(DISTLIB)/libkeyscope_node.so dist
+	$(MAKE) -s install DESTDIR=$(abspath $(CTREE)) PREFIX=/usr/local
+	tar -C $(CTREE)/usr/local --transform 's|^\.|keyscope-c-$(VERSION)|' -czf \
+		dist/keyscope-c-$(VERSION)-$(CARGO_BUILD_TARGET).tar.gz .
+	$(CARGO) package -q -p keyscope-core --allow-dirty
+	cp target/package/keyscope-core-$(VERSION).crate dist/
+	$(PYTHON) packaging/check_versions.py --dist dist
+	@ls -l dist
+
+test-dist: dist
+	PYTHON=$(PYTHON) packaging/test_dist.sh
 
 ## keyscope-server (server/): the built binary run as a process on SQLite files, then
 ## its PostgreSQL test on the fleet suites' server. Load tests by hand: server/README.md.

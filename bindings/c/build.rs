@@ -1,10 +1,11 @@
 //! Regenerates `include/keyscope.h` with cbindgen when `KEYSCOPE_GENERATE_HEADER` is
 //! set (the test command sets it and then fails on any difference); otherwise writes
-//! nothing outside `OUT_DIR`.
+//! nothing outside `OUT_DIR`. On Linux it also gives `libkeyscope.so` its SONAME.
 
 use std::path::PathBuf;
 
 fn main() {
+    soname();
     println!("cargo:rerun-if-env-changed=KEYSCOPE_GENERATE_HEADER");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -33,4 +34,22 @@ fn main() {
         .generate()
         .expect("cbindgen generates the header")
         .write_to_file(header);
+}
+
+/// The shared library's SONAME on Linux: `libkeyscope.so.<major>` from 1.0 on, and
+/// `libkeyscope.so.0.<minor>` before (where a minor release may break the ABI, as
+/// Cargo's version rules say). `make install` names the file and its links after it.
+fn soname() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os != "linux" {
+        return;
+    }
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets it");
+    let level = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major
+    };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkeyscope.so.{level}");
 }
