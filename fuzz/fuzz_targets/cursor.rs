@@ -12,7 +12,8 @@
 #[path = "common.rs"]
 mod common;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use keyscope_core::{ErrorKind, KeyStore, ListQuery, NewKey, StatusFilter, Timestamp};
 use libfuzzer_sys::fuzz_target;
@@ -53,6 +54,61 @@ fn fixture() -> &'static KeyStore {
     })
 }
 
+/// The store never changes, so the full listing of each filter and the real cursors of
+/// each (filter, limit) walk are computed once, not on every execution.
+struct Memo {
+    full: HashMap<usize, Vec<String>>,
+    cursors: HashMap<(usize, i64), Vec<String>>,
+}
+
+fn memo() -> &'static Mutex<Memo> {
+    static M: OnceLock<Mutex<Memo>> = OnceLock::new();
+    M.get_or_init(|| {
+        Mutex::new(Memo {
+            full: HashMap::new(),
+            cursors: HashMap::new(),
+        })
+    })
+}
+
+/// The ids of the whole listing under `filter`.
+fn full_listing(store: &KeyStore, filter: u8) -> Vec<String> {
+    let f = filter as usize % (FILTERS.len() * SEARCHES.len());
+    let mut m = memo().lock().unwrap();
+    m.full
+        .entry(f)
+        .or_insert_with(|| {
+            store
+                .list_keys(&query(filter, 1000, None))
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|k| k.id)
+                .collect()
+        })
+        .clone()
+}
+
+/// Every `next_cursor` of the walk through the listing under `filter`, `limit` a page.
+fn real_cursors(store: &KeyStore, filter: u8, limit: i64) -> Vec<String> {
+    let f = filter as usize % (FILTERS.len() * SEARCHES.len());
+    let mut m = memo().lock().unwrap();
+    m.cursors
+        .entry((f, limit))
+        .or_insert_with(|| {
+            let mut out: Vec<String> = Vec::new();
+            while let Some(c) = store
+                .list_keys(&query(filter, limit, out.last().cloned()))
+                .unwrap()
+                .next_cursor
+            {
+                out.push(c);
+            }
+            out
+        })
+        .clone()
+}
+
 fn query(filter: u8, limit: i64, cursor: Option<String>) -> ListQuery {
     ListQuery {
         status: FILTERS[filter as usize % FILTERS.len()],
@@ -71,29 +127,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let store = fixture();
     let limit = (*limit % 6) as i64 + 1;
-    let full: Vec<String> = store
-        .list_keys(&query(*filter, 1000, None))
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|k| k.id)
-        .collect();
+    let full = full_listing(store, *filter);
     let cursor = match rest {
         [b'@', page, edits @ ..] => {
-            // Walk to page `page` (or the last one that has a cursor).
-            let mut cursor = None;
-            for _ in 0..=(*page % 8) {
-                match store
-                    .list_keys(&query(*filter, limit, cursor.clone()))
-                    .unwrap()
-                    .next_cursor
-                {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
-            let Some(c) = cursor else { return };
-            let mut bytes = c.into_bytes();
+            // The cursor of page `page` (or the last one that has a cursor).
+            let cursors = real_cursors(store, *filter, limit);
+            let Some(c) = cursors.get((*page % 8) as usize).or(cursors.last()) else {
+                return;
+            };
+            let mut bytes = c.clone().into_bytes();
             for pair in edits.chunks_exact(2) {
                 let at = pair[0] as usize % bytes.len();
                 bytes[at] = pair[1];
