@@ -52,6 +52,7 @@ demo: python node example-c
 
 lint:
 	$(PYTHON) packaging/check_versions.py
+	$(PYTHON) -m unittest -q packaging/test_check_versions.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

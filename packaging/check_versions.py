@@ -9,6 +9,7 @@ Exits 1 naming each file that disagrees. Standard library only (Python >= 3.11).
 
 import argparse
 import io
+import os
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("KEYSCOPE_ROOT") or Path(__file__).resolve().parent.parent)
 
 
 def workspace_version() -> str:
