@@ -17,7 +17,7 @@ export KEYSCOPE_TEST_DATABASE_URL
 
 .PHONY: all demo test browser server-bin pg-check test-c-postgres test-rust test-python test-node test-c test-interop header valgrind example-c lint python \
 	python-release node node-release bench bench-rust bench-python bench-node bench-c bench-table clean \
-	dist dist-libs install test-dist doc
+	dist dist-libs zig-tools zig-libs install test-dist doc
 
 all: test
 
@@ -226,26 +226,46 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) python/keyscope/*.so node/*.node node/node_modules dist
 
-## Packages as a release would publish them (docs/packaging.md), built into dist/ by
-## the `dist` profile (thin LTO; the wheel with zig as the C compiler and linker, for
-## glibc 2.28): the abi3 wheel and the sdist, the npm package and
-## its linux-x64-gnu addon package, the C library as an installed tree, and the core
-## crate. `make test-dist` installs each in a clean place and uses it without Rust.
+## Packages as a release would publish them (docs/packaging.md), built into dist/ with
+## the `dist` profile (thin LTO): the abi3 wheel and the sdist, the npm package and its
+## linux-x64-gnu addon package, the C library as an installed tree, and the core
+## crate. Every binary is linked with zig against glibc $(GLIBC)'s symbols (maturin
+## --zig, cargo zigbuild), in target/manylinux/, so it loads on older distributions
+## than the build host. `make test-dist` installs each in a clean place and uses it
+## without Rust.
 VERSION        := $(shell $(PYTHON) packaging/check_versions.py --print-version)
 SOLEVEL        := $(shell $(PYTHON) packaging/check_versions.py --print-soname-level)
 DIST_PROFILE   ?= dist
-DISTLIB        := target/$(CARGO_BUILD_TARGET)/$(DIST_PROFILE)
-MANYLINUX      ?= manylinux_2_28
+GLIBC          ?= 2.28
+MANYLINUX      := manylinux_$(subst .,_,$(GLIBC))
+ZIGDIR         := target/manylinux
+ZIGLIB         := $(ZIGDIR)/$(CARGO_BUILD_TARGET)/$(DIST_PROFILE)
+ZIGPATH        := PATH="$(abspath $(VENV))/bin:$$PATH"
 PREFIX         ?= /usr/local
 INSTALL_LIBDIR ?= $(PREFIX)/lib
 CTREE          := target/c-dist/keyscope-c-$(VERSION)
+# What `make install` copies: a build for this machine unless told otherwise (dist
+# installs the zig build with DISTLIB=$(ZIGLIB) INSTALL_DEPS=).
+DISTLIB        ?= target/$(CARGO_BUILD_TARGET)/$(DIST_PROFILE)
+INSTALL_DEPS   ?= dist-libs
 
+## The C library and the Node addon for this machine.
 dist-libs:
 	$(CARGO) build -q --profile $(DIST_PROFILE) -p keyscope-c -p keyscope-node
 
+## zig (from PyPI) and cargo-zigbuild, for linking against an older glibc.
+zig-tools: $(VENV)/.ready
+	$(PIP) install -q "ziglang>=0.13"
+	@command -v cargo-zigbuild >/dev/null 2>&1 || $(CARGO) install -q --locked cargo-zigbuild
+
+## The C library and the Node addon as shipped: glibc $(GLIBC) and later.
+zig-libs: zig-tools
+	$(ZIGPATH) CARGO_TARGET_DIR=$(ZIGDIR) $(CARGO) zigbuild -q --profile $(DIST_PROFILE) \
+		--target $(CARGO_BUILD_TARGET).$(GLIBC) -p keyscope-c -p keyscope-node
+
 ## The C library into $(DESTDIR)$(PREFIX): header, libkeyscope.so with its SONAME and
 ## links, libkeyscope.a, and keyscope.pc (static flags in Libs.private).
-install: dist-libs
+install: $(INSTALL_DEPS)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(INSTALL_LIBDIR)/pkgconfig
 	install -m 644 include/keyscope.h $(DESTDIR)$(PREFIX)/include/keyscope.h
 	install -m 755 $(DISTLIB)/libkeyscope.so $(DESTDIR)$(INSTALL_LIBDIR)/libkeyscope.so.$(VERSION)
@@ -260,24 +280,24 @@ install: dist-libs
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -q --no-deps -p keyscope-core
 
-dist: $(VENV)/.ready node/node_modules/.ready dist-libs doc
+dist: $(VENV)/.ready node/node_modules/.ready zig-libs doc
 	rm -rf dist target/c-dist && mkdir -p dist
-	$(PIP) install -q "auditwheel>=6" "ziglang>=0.13"
-	cd python && PATH="$(abspath $(VENV))/bin:$$PATH" ../$(PY) -m maturin build -q --zig \
-		--compatibility $(MANYLINUX) --profile $(DIST_PROFILE) --target-dir ../target/manylinux --out ../dist
+	$(PIP) install -q "auditwheel>=6"
+	cd python && $(ZIGPATH) ../$(PY) -m maturin build -q --zig --compatibility $(MANYLINUX) \
+		--profile $(DIST_PROFILE) --target-dir ../$(ZIGDIR) --out ../dist
 	cd python && ../$(PY) -m maturin sdist --out ../dist
 	$(VENV)/bin/auditwheel show dist/keyscope-$(VERSION)-*.whl
-	$(PYTHON) packaging/npm_pack.py $(DISTLIB)/libkeyscope_node.so dist
-	$(MAKE) -s install DESTDIR=$(abspath $(CTREE)) PREFIX=/usr/local
+	$(PYTHON) packaging/npm_pack.py $(ZIGLIB)/libkeyscope_node.so dist
+	$(MAKE) -s install DISTLIB=$(ZIGLIB) INSTALL_DEPS= DESTDIR=$(abspath $(CTREE)) PREFIX=/usr/local
 	tar -C $(CTREE)/usr/local --transform 's|^\.|keyscope-c-$(VERSION)|' -czf \
 		dist/keyscope-c-$(VERSION)-$(CARGO_BUILD_TARGET).tar.gz .
 	$(CARGO) package -q -p keyscope-core --allow-dirty
 	cp target/package/keyscope-core-$(VERSION).crate dist/
-	$(PYTHON) packaging/check_versions.py --dist dist
+	$(PYTHON) packaging/check_versions.py --dist dist --glibc $(GLIBC)
 	@ls -l dist
 
 test-dist: dist
-	PYTHON=$(PYTHON) packaging/test_dist.sh
+	PYTHON=$(PYTHON) DISTLIB=$(ZIGLIB) packaging/test_dist.sh
 
 ## keyscope-server (server/): the built binary run as a process on SQLite files, then
 ## its PostgreSQL test on the fleet suites' server. Load tests by hand: server/README.md.

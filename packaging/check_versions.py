@@ -2,6 +2,7 @@
 
     python3 packaging/check_versions.py                 # the source tree
     python3 packaging/check_versions.py --dist dist     # and every artefact in dist/
+    python3 packaging/check_versions.py --dist dist --glibc 2.28   # and no newer glibc symbol
     python3 packaging/check_versions.py --print-version
 
 Exits 1 naming each file that disagrees. Standard library only (Python >= 3.11).
@@ -87,6 +88,36 @@ def metadata_version(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def glibc_needed(binary: bytes, where: Path) -> tuple[int, ...]:
+    """The newest glibc symbol version a shared object needs (objdump -T)."""
+    tmp = where / ".glibc-check.so"
+    tmp.write_bytes(binary)
+    try:
+        syms = subprocess.run(["objdump", "-T", str(tmp)], capture_output=True, text=True, check=True).stdout
+    finally:
+        tmp.unlink()
+    versions = [tuple(int(p) for p in m.split(".")) for m in re.findall(r"GLIBC_([0-9][0-9.]*)", syms)]
+    return max(versions, default=(0,))
+
+
+def check_glibc(dist: Path, v: str, glibc: str, problems: list[str]) -> None:
+    limit = tuple(int(p) for p in glibc.split("."))
+    binaries: list[tuple[str, bytes]] = []
+    for wheel in dist.glob(f"keyscope-{v}-*.whl"):
+        with zipfile.ZipFile(wheel) as z:
+            binaries += [(f"{wheel.name}:{n}", z.read(n)) for n in z.namelist() if n.endswith(".so")]
+    for tgz in dist.glob("keyscope-linux-*.tgz"):
+        binaries.append((tgz.name, tar_member(tgz, r"package/.*\.node")))
+    for c in dist.glob(f"keyscope-c-{v}-*.tar.gz"):
+        binaries.append((c.name, tar_member(c, rf".*/lib/libkeyscope\.so\.{re.escape(v)}")))
+    if not binaries:
+        problems.append("dist/: no binaries to check for their glibc")
+    for name, data in binaries:
+        needed = glibc_needed(data, dist)
+        if needed > limit:
+            problems.append(f"{name}: needs glibc {'.'.join(map(str, needed))}, newer than {glibc}")
+
+
 def check_dist(dist: Path, v: str, problems: list[str]) -> None:
     wheel = only(dist, f"keyscope-{v}-cp311-abi3-manylinux_*.whl", problems)
     if wheel:
@@ -144,6 +175,7 @@ def check_dist(dist: Path, v: str, problems: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dist", type=Path, help="also check the artefacts in this directory")
+    ap.add_argument("--glibc", help="with --dist: fail on a binary that needs a newer glibc")
     ap.add_argument("--print-version", action="store_true", help="print the version and stop")
     ap.add_argument("--print-soname-level", action="store_true", help="print the SONAME's version part")
     args = ap.parse_args()
@@ -158,8 +190,10 @@ def main() -> int:
     check_source(v, problems)
     if args.dist:
         check_dist(args.dist, v, problems)
+        if args.glibc:
+            check_glibc(args.dist, v, args.glibc, problems)
     for p in problems:
-        print(f"version mismatch: {p}", file=sys.stderr)
+        print(f"check_versions: {p}", file=sys.stderr)
     if not problems:
         print(f"every {'artefact' if args.dist else 'manifest'} says {v}")
     return 1 if problems else 0

@@ -26,7 +26,8 @@ WHEEL="$(compgen -G "$DIST/keyscope-$VERSION-cp311-abi3-*.whl")"
 
 say "the C library installs into a temporary prefix (make install)"
 PREFIX="$WORK/prefix"
-make -s -C "$ROOT" install PREFIX="$PREFIX" >/dev/null
+# DISTLIB (make test-dist passes the zig build that dist packed) names what to install.
+make -s -C "$ROOT" install PREFIX="$PREFIX" ${DISTLIB:+DISTLIB="$DISTLIB" INSTALL_DEPS=} >/dev/null
 
 # From here on, no Rust: drop every PATH entry that holds cargo, rustc or rustup.
 NO_RUST_PATH=""
