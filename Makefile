@@ -253,10 +253,10 @@ INSTALL_DEPS   ?= dist-libs
 dist-libs:
 	$(CARGO) build -q --profile $(DIST_PROFILE) -p keyscope-c -p keyscope-node
 
-## zig (from PyPI) and cargo-zigbuild, for linking against an older glibc.
+## zig (the ziglang Python package) and cargo-zigbuild, for linking against an older glibc.
 zig-tools: $(VENV)/.ready
-	$(PIP) install -q "ziglang>=0.13"
-	@command -v cargo-zigbuild >/dev/null 2>&1 || $(CARGO) install -q --locked cargo-zigbuild
+	$(PIP) install -q "ziglang==0.17.1"
+	@command -v cargo-zigbuild >/dev/null 2>&1 || $(CARGO) install -q --locked cargo-zigbuild@0.24.1
 
 ## The C library and the Node addon as shipped: glibc $(GLIBC) and later.
 zig-libs: zig-tools
@@ -282,7 +282,7 @@ doc:
 
 dist: $(VENV)/.ready node/node_modules/.ready zig-libs doc
 	rm -rf dist target/c-dist && mkdir -p dist
-	$(PIP) install -q "auditwheel>=6"
+	$(PIP) install -q "auditwheel==6.8.2"
 	cd python && $(ZIGPATH) ../$(PY) -m maturin build -q --zig --compatibility $(MANYLINUX) \
 		--profile $(DIST_PROFILE) --target-dir ../$(ZIGDIR) --out ../dist
 	cd python && ../$(PY) -m maturin sdist --out ../dist
