@@ -8,10 +8,11 @@ use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
 use crate::time::Timestamp;
-use crate::token::{Principal, decode};
-use crate::token_cache::VerifiedToken;
+use crate::token::Principal;
+use crate::token_cache::{Cached, VerifiedToken};
 
 use std::net::IpAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
 fn err(kind: ErrorKind, message: &str) -> Error {
@@ -89,7 +90,7 @@ impl KeyStore {
         client: Option<Option<IpAddr>>,
         now: Option<Timestamp>,
         may_wait: bool,
-    ) -> Result<Option<(Principal, Arc<VerifiedToken>)>> {
+    ) -> Result<Option<(Principal, Verified)>> {
         let now = Timestamp::or_now(now);
         self.check_open()?;
         let shared = self.shared();
@@ -111,17 +112,15 @@ impl KeyStore {
         // once first.
         let (keys, epoch) = shared.auth.signing();
         let verified = match shared.auth.tokens.get(token).filter(|v| v.epoch == epoch) {
-            Some(v) => v,
+            Some(v) => Verified::Cached(v),
             None => {
-                let mut buf = Vec::with_capacity(token.len() * 3 / 4);
-                let claims = decode(token, &keys, now.as_millis(), &mut buf)?;
-                let v = Arc::new(VerifiedToken::new(token, claims, epoch));
+                let v = Arc::new(VerifiedToken::decode(token, &keys, now.as_millis(), epoch)?);
                 shared.auth.tokens.insert(Arc::clone(&v));
-                v
+                Verified::Fresh(v)
             }
         };
         drop(keys);
-        let claims = &verified.claims;
+        let claims = &verified.claims();
         // 4. Issuer, audience, and the org of a view.
         if claims.iss != opts.issuer.as_str() || claims.aud != opts.audience() {
             return Err(err(
@@ -232,7 +231,24 @@ impl KeyStore {
                 None => return Ok(None),
             }
         };
-        Ok(Some((principal, Arc::clone(&verified))))
+        Ok(Some((principal, verified)))
+    }
+}
+
+/// A verified token: found in the cache (held without a reference count) or just
+/// verified.
+pub(crate) enum Verified {
+    Cached(Cached),
+    Fresh(Arc<VerifiedToken>),
+}
+
+impl Deref for Verified {
+    type Target = VerifiedToken;
+    fn deref(&self) -> &VerifiedToken {
+        match self {
+            Verified::Cached(c) => c,
+            Verified::Fresh(v) => v,
+        }
     }
 }
 

@@ -301,14 +301,10 @@ impl KeyStore {
         shared.auth.refresh_if_due(shared.backend.as_ref(), true)?;
         let (keys, epoch) = shared.auth.signing();
         let v = match shared.auth.tokens.get(token).filter(|v| v.epoch == epoch) {
-            Some(v) => v,
-            None => {
-                let mut buf = Vec::new();
-                let claims = crate::token::decode(token, &keys, now.as_millis(), &mut buf)?;
-                Arc::new(VerifiedToken::new(token, claims, epoch))
-            }
+            Some(v) => v.into_arc(),
+            None => Arc::new(VerifiedToken::decode(token, &keys, now.as_millis(), epoch)?),
         };
-        let c = &v.claims;
+        let c = &v.claims();
         let opts = self.options();
         if c.iss != opts.issuer.as_str() || c.aud != opts.audience() {
             return Err(Error::new(
@@ -330,9 +326,10 @@ impl KeyStore {
 
     fn deny(&self, v: &VerifiedToken, token: &str, now: Timestamp) -> Result<()> {
         let shared = self.shared();
-        let until = (v.claims.exp + self.options().leeway).saturating_mul(1000);
-        shared.backend.revoke_token_id(&v.claims.jti, until, now)?;
-        shared.auth.add_revoked(&v.claims.jti);
+        let claims = v.claims();
+        let until = (claims.exp + self.options().leeway).saturating_mul(1000);
+        shared.backend.revoke_token_id(&claims.jti, until, now)?;
+        shared.auth.add_revoked(&claims.jti);
         shared.auth.tokens.remove(token);
         Ok(())
     }
@@ -498,7 +495,7 @@ impl KeyStore {
         let inactive = || HttpResponse::json(200, json!({"active": false}));
         match self.check_token(token, target.as_ref(), client, Some(now), true) {
             Ok(Some((p, v))) if p.org == caller.org => {
-                let c = &v.claims;
+                let c = &v.claims();
                 HttpResponse::json(
                     200,
                     json!({
@@ -536,7 +533,7 @@ impl KeyStore {
         };
         let done = || HttpResponse::json(200, json!({}));
         match self.verified(token, now) {
-            Ok(v) if v.claims.client_id != id => HttpResponse::oauth_error(
+            Ok(v) if v.claims().client_id != id => HttpResponse::oauth_error(
                 400,
                 "invalid_grant",
                 "the token was issued to another client",

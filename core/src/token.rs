@@ -118,6 +118,24 @@ pub fn decode<'b>(
     now_ms: i64,
     buf: &'b mut Vec<u8>,
 ) -> Result<Claims<'b>> {
+    let payload = verified_payload(token, keys, now_ms)?;
+    buf.clear();
+    decode_payload(payload, buf)?;
+    let buf: &'b [u8] = buf;
+    Ok(match parse_claims(buf)? {
+        // The scan checked the text is UTF-8.
+        Parsed::Canonical(spans) => spans.claims(std::str::from_utf8(buf).unwrap_or("")),
+        Parsed::Other(claims) => claims,
+    })
+}
+
+/// Steps 1–3 of [`decode`]: size, shape, exact header, signature. Returns the claims
+/// part, still base64url, of a token whose signature verified.
+pub(crate) fn verified_payload<'t>(
+    token: &'t str,
+    keys: &SigningKeys,
+    now_ms: i64,
+) -> Result<&'t str> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(invalid(format!(
             "the token is longer than {MAX_TOKEN_BYTES} bytes"
@@ -143,11 +161,150 @@ pub fn decode<'b>(
     ) {
         return Err(invalid("the token signature does not verify"));
     }
-    buf.clear();
+    Ok(payload)
+}
+
+/// Appends the decoded claims part to `out` (canonical base64url only).
+pub(crate) fn decode_payload(payload: &str, out: &mut Vec<u8>) -> Result<()> {
     URL_SAFE_NO_PAD
-        .decode_vec(payload, buf)
-        .map_err(|_| invalid("the token claims are not canonical base64url"))?;
-    serde_json::from_slice::<Claims<'b>>(buf).map_err(|_| invalid("the token claims are malformed"))
+        .decode_vec(payload, out)
+        .map_err(|_| invalid("the token claims are not canonical base64url"))
+}
+
+/// The claims JSON, parsed.
+pub(crate) enum Parsed<'a> {
+    /// Exactly the text keyscope writes: where each string is, and the integers.
+    Canonical(Spans),
+    /// Anything else serde accepts (escapes, whitespace, another order, negative
+    /// numbers…).
+    Other(Claims<'a>),
+}
+
+/// Where the seven string claims of a canonical claims object are, in the order of
+/// [`Claims`] (`iss`, `aud`, `sub`, `client_id`, `org`, `jti`, `scope`), as byte
+/// ranges of the JSON text, and the three integers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spans {
+    pub strs: [(u32, u32); 7],
+    pub iat: i64,
+    pub exp: i64,
+    pub r#gen: i64,
+}
+
+impl Spans {
+    /// The claims, borrowed from `text` (the text [`parse_claims`] read, or one with
+    /// the same strings at the same places).
+    pub fn claims<'a>(&self, text: &'a str) -> Claims<'a> {
+        let s = |i: usize| -> Cow<'a, str> {
+            let (a, b) = self.strs[i];
+            // Ranges between ASCII quotes: always on character boundaries.
+            Cow::Borrowed(text.get(a as usize..b as usize).unwrap_or(""))
+        };
+        Claims {
+            iss: s(0),
+            aud: s(1),
+            sub: s(2),
+            client_id: s(3),
+            org: s(4),
+            iat: self.iat,
+            exp: self.exp,
+            jti: s(5),
+            scope: s(6),
+            r#gen: self.r#gen,
+        }
+    }
+}
+
+/// Parses the claims JSON: a scan of keyscope's own canonical text first, serde for
+/// anything else. The scan accepts only text that serde accepts with the same result
+/// (a strict subset), so what is accepted and refused is serde's alone.
+pub(crate) fn parse_claims(json: &[u8]) -> Result<Parsed<'_>> {
+    if let Some(spans) = scan_canonical(json) {
+        return Ok(Parsed::Canonical(spans));
+    }
+    serde_json::from_slice::<Claims<'_>>(json)
+        .map(Parsed::Other)
+        .map_err(|_| invalid("the token claims are malformed"))
+}
+
+/// The canonical claims text, `{"iss":"…","aud":"…",…,"gen":N}` exactly as
+/// `serde_json::to_vec(&Claims)` writes it: members in order, no whitespace, strings
+/// of UTF-8 without escapes or control characters, integers `0` or `[1-9][0-9]{0,17}`
+/// (no sign, so no overflow). `None` for anything else.
+fn scan_canonical(json: &[u8]) -> Option<Spans> {
+    struct Scan<'a> {
+        json: &'a [u8],
+        at: usize,
+    }
+    impl Scan<'_> {
+        fn lit(&mut self, lit: &[u8]) -> Option<()> {
+            let end = self.at + lit.len();
+            (self.json.get(self.at..end)? == lit).then(|| self.at = end)
+        }
+        /// A string's contents up to its closing quote, which is consumed (their
+        /// UTF-8 is checked at the end, with the whole text).
+        fn string(&mut self) -> Option<(u32, u32)> {
+            let start = self.at;
+            let rest = self.json.get(start..)?;
+            let len = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if rest[len] != b'"' {
+                return None;
+            }
+            self.at = start + len + 1;
+            Some((start as u32, (start + len) as u32))
+        }
+        fn int(&mut self) -> Option<i64> {
+            let rest = self.json.get(self.at..)?;
+            let len = rest
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if len == 0 || len > 18 || (len > 1 && rest[0] == b'0') {
+                return None;
+            }
+            let v = rest[..len]
+                .iter()
+                .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+            self.at += len;
+            Some(v)
+        }
+    }
+    if json.len() > u32::MAX as usize {
+        return None;
+    }
+    let mut s = Scan { json, at: 0 };
+    let mut strs = [(0u32, 0u32); 7];
+    s.lit(br#"{"iss":""#)?;
+    strs[0] = s.string()?;
+    s.lit(br#","aud":""#)?;
+    strs[1] = s.string()?;
+    s.lit(br#","sub":""#)?;
+    strs[2] = s.string()?;
+    s.lit(br#","client_id":""#)?;
+    strs[3] = s.string()?;
+    s.lit(br#","org":""#)?;
+    strs[4] = s.string()?;
+    s.lit(br#","iat":"#)?;
+    let iat = s.int()?;
+    s.lit(br#","exp":"#)?;
+    let exp = s.int()?;
+    s.lit(br#","jti":""#)?;
+    strs[5] = s.string()?;
+    s.lit(br#","scope":""#)?;
+    strs[6] = s.string()?;
+    s.lit(br#","gen":"#)?;
+    let r#gen = s.int()?;
+    s.lit(b"}")?;
+    // Every byte outside the strings is ASCII, so the whole text is UTF-8 exactly
+    // when each string is.
+    (s.at == json.len() && std::str::from_utf8(json).is_ok()).then_some(Spans {
+        strs,
+        iat,
+        exp,
+        r#gen,
+    })
 }
 
 /// An access token as returned by a successful exchange.
@@ -333,6 +490,125 @@ mod tests {
         let big = "a".repeat(64 * 1024);
         let e = dec(&big).unwrap_err();
         assert!(e.message().contains("longer than"), "{e}");
+    }
+
+    #[test]
+    fn the_scan_reads_what_encode_writes_and_nothing_serde_would_read_otherwise() {
+        let canonical = serde_json::to_vec(&claims()).unwrap();
+        let Some(Parsed::Canonical(spans)) = scan_canonical(&canonical).map(Parsed::Canonical)
+        else {
+            panic!("the canonical text was not scanned");
+        };
+        let text = std::str::from_utf8(&canonical).unwrap();
+        assert_eq!(spans.claims(text), claims());
+        // Every single-byte change, insertion and deletion: where the scan accepts,
+        // serde accepts the same claims.
+        let alphabet = b"\"\\ ,:{}019-.aez\x00\x1f\x7f\xc3\xa9\xff";
+        let mut variants = Vec::new();
+        for i in 0..=canonical.len() {
+            for &c in alphabet.iter() {
+                let mut v = canonical.clone();
+                v.insert(i, c);
+                variants.push(v);
+                if i < canonical.len() {
+                    let mut v = canonical.clone();
+                    v[i] = c;
+                    variants.push(v);
+                }
+            }
+            if i < canonical.len() {
+                let mut v = canonical.clone();
+                v.remove(i);
+                variants.push(v);
+            }
+        }
+        variants.push(canonical.iter().chain(b" ").copied().collect());
+        variants.push(
+            String::from_utf8(canonical.clone())
+                .unwrap()
+                .replace("1800000000", "01800000000")
+                .into_bytes(),
+        );
+        variants.push(
+            String::from_utf8(canonical.clone())
+                .unwrap()
+                .replace("\"gen\":1", "\"gen\":9223372036854775808")
+                .into_bytes(),
+        );
+        let (mut scanned, mut refused) = (0, 0);
+        for v in &variants {
+            let serde = serde_json::from_slice::<Claims<'_>>(v).ok();
+            match scan_canonical(v) {
+                Some(spans) => {
+                    scanned += 1;
+                    let text = std::str::from_utf8(v).expect("a scanned text is UTF-8");
+                    assert_eq!(
+                        Some(spans.claims(text)),
+                        serde,
+                        "{:?}",
+                        String::from_utf8_lossy(v)
+                    );
+                }
+                None => refused += 1,
+            }
+            // And parse_claims as a whole agrees with serde.
+            match (parse_claims(v), serde) {
+                (Ok(Parsed::Canonical(sp)), Some(c)) => {
+                    assert_eq!(sp.claims(std::str::from_utf8(v).unwrap()), c)
+                }
+                (Ok(Parsed::Other(a)), Some(c)) => assert_eq!(a, c),
+                (Err(_), None) => {}
+                (got, want) => panic!(
+                    "{:?}: parse_claims {} but serde {}",
+                    String::from_utf8_lossy(v),
+                    if got.is_ok() { "accepts" } else { "refuses" },
+                    if want.is_some() { "accepts" } else { "refuses" }
+                ),
+            }
+        }
+        assert!(scanned > 100 && refused > 100, "{scanned} {refused}");
+    }
+
+    #[test]
+    fn claims_with_escapes_or_spaces_still_decode_through_serde() {
+        let h = r#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#;
+        let good = serde_json::to_string(&claims()).unwrap();
+        let spaced = good
+            .replace(",", ", ")
+            .replace("\"jti\":\"abc\"", "\"jti\":\"a\\u0062c\"");
+        assert_eq!(dec(&sign_raw(h, &spaced)).unwrap(), claims());
+    }
+
+    #[test]
+    fn non_canonical_base64_claims_are_refused() {
+        let mut checked = 0;
+        for jti in ["a", "ab", "abc"] {
+            let c = Claims {
+                jti: jti.into(),
+                ..claims()
+            };
+            let t = encode(keys().signer().unwrap(), &c).unwrap();
+            let parts: Vec<&str> = t.split('.').collect();
+            let payload = parts[1];
+            if payload.len().is_multiple_of(4) {
+                continue;
+            }
+            // The last character's low bit is a spare bit: the same bytes if spare
+            // bits were ignored, other text. Signed, so only the base64 rule refuses.
+            let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let last = payload.chars().last().unwrap();
+            let twin = alphabet
+                .chars()
+                .nth(alphabet.find(last).unwrap() ^ 1)
+                .unwrap();
+            let body = format!("{}.{}{twin}", parts[0], &payload[..payload.len() - 1]);
+            let sig = keys().signer().unwrap().sign(body.as_bytes()).unwrap();
+            let t2 = format!("{body}.{}", URL_SAFE_NO_PAD.encode(sig));
+            let e = dec(&t2).unwrap_err();
+            assert!(e.message().contains("canonical"), "{e}");
+            checked += 1;
+        }
+        assert!(checked > 0);
     }
 
     #[test]

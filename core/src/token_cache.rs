@@ -2,41 +2,119 @@
 //! requests skip the HMAC, base64 and JSON work. Every check of the token's claims
 //! and of the key's current state still runs on each request.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwapOption, Guard};
 use subtle::ConstantTimeEq;
 
-use crate::token::Claims;
+use crate::error::{Error, ErrorKind, Result};
+use crate::signing::SigningKeys;
+use crate::token::{Claims, Parsed, Spans, decode_payload, parse_claims, verified_payload};
 
 const SLOTS: usize = 4096;
 
-/// A verified token and its claims, owned.
+/// A verified token and its claims, owned, in one allocation: the token's text, then
+/// its claims JSON (or, when that was not keyscope's canonical text, the claim strings
+/// one after another), with where each claim string is.
 #[derive(Debug)]
 pub(crate) struct VerifiedToken {
-    token: Box<str>,
+    data: String,
+    token_len: usize,
+    spans: Spans,
     /// The signing-key set it verified under.
     pub epoch: u64,
-    /// The claims, borrowing nothing.
-    pub claims: Claims<'static>,
 }
 
 impl VerifiedToken {
-    pub fn new(token: &str, claims: Claims<'_>, epoch: u64) -> Self {
-        VerifiedToken {
-            token: token.into(),
-            epoch,
-            claims: Claims {
-                iss: claims.iss.into_owned().into(),
-                aud: claims.aud.into_owned().into(),
-                sub: claims.sub.into_owned().into(),
-                client_id: claims.client_id.into_owned().into(),
-                org: claims.org.into_owned().into(),
-                jti: claims.jti.into_owned().into(),
-                scope: claims.scope.into_owned().into(),
-                ..claims
-            },
+    /// Verifies `token` ([`crate::token::decode`]'s checks, in its order) and keeps
+    /// exactly the bytes that verified, with their claims.
+    pub fn decode(token: &str, keys: &SigningKeys, now_ms: i64, epoch: u64) -> Result<Self> {
+        let payload = verified_payload(token, keys, now_ms)?;
+        let base = token.len();
+        let mut data = Vec::with_capacity(base + payload.len().div_ceil(4) * 3 + 8);
+        data.extend_from_slice(token.as_bytes());
+        decode_payload(payload, &mut data)?;
+        match parse_claims(&data[base..])? {
+            Parsed::Canonical(mut spans) => {
+                for (a, b) in &mut spans.strs {
+                    *a += base as u32;
+                    *b += base as u32;
+                }
+                // The token is text, and the scan checked the claims are UTF-8.
+                let data = String::from_utf8(data).map_err(|_| {
+                    Error::new(ErrorKind::InvalidToken, "the token claims are malformed")
+                })?;
+                Ok(VerifiedToken {
+                    data,
+                    token_len: base,
+                    spans,
+                    epoch,
+                })
+            }
+            Parsed::Other(claims) => Ok(Self::new(token, &claims, epoch)),
         }
+    }
+
+    /// `token` with its already verified `claims`.
+    pub fn new(token: &str, claims: &Claims<'_>, epoch: u64) -> Self {
+        let strs = [
+            &claims.iss,
+            &claims.aud,
+            &claims.sub,
+            &claims.client_id,
+            &claims.org,
+            &claims.jti,
+            &claims.scope,
+        ];
+        let mut data =
+            String::with_capacity(token.len() + strs.iter().map(|s| s.len()).sum::<usize>());
+        data.push_str(token);
+        let mut spans = Spans {
+            strs: [(0, 0); 7],
+            iat: claims.iat,
+            exp: claims.exp,
+            r#gen: claims.r#gen,
+        };
+        for (span, s) in spans.strs.iter_mut().zip(strs) {
+            let a = data.len() as u32;
+            data.push_str(s);
+            *span = (a, data.len() as u32);
+        }
+        VerifiedToken {
+            data,
+            token_len: token.len(),
+            spans,
+            epoch,
+        }
+    }
+
+    /// The token's text.
+    pub fn token(&self) -> &str {
+        &self.data[..self.token_len]
+    }
+
+    /// The claims, borrowed.
+    pub fn claims(&self) -> Claims<'_> {
+        self.spans.claims(&self.data)
+    }
+}
+
+/// A token found in the cache, held without touching its reference count (so
+/// threads authorizing the same token share no written cache line).
+pub(crate) struct Cached(Guard<Option<Arc<VerifiedToken>>>);
+
+impl Deref for Cached {
+    type Target = VerifiedToken;
+    fn deref(&self) -> &VerifiedToken {
+        self.0.as_deref().expect("only a hit is a Cached")
+    }
+}
+
+impl Cached {
+    /// The token, owned.
+    pub fn into_arc(self) -> Arc<VerifiedToken> {
+        Guard::into_inner(self.0).expect("only a hit is a Cached")
     }
 }
 
@@ -52,16 +130,29 @@ fn signature(token: &str) -> &[u8] {
         .map_or(&[][..], |(_, s)| s.as_bytes())
 }
 
-/// The 6-bit value of a base64url character (anything else folds into 0..64).
+/// The 6-bit value of each base64url character (anything else folds into 0..64), by
+/// table: the same instructions whatever the signature, so instruction counts of
+/// `authorize` do not depend on which characters a random signature has.
+const SEXTET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            other => other & 63,
+        };
+        c += 1;
+    }
+    t
+};
+
 fn sextet(c: u8) -> usize {
-    (match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        other => other & 63,
-    }) as usize
+    SEXTET[c as usize] as usize
 }
 
 fn slot_of(sig: &[u8]) -> usize {
@@ -81,12 +172,14 @@ impl TokenCache {
 
     /// The verified token equal to `token`: the signature is compared in constant
     /// time, then the (public) header and claims text.
-    pub fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+    pub fn get(&self, token: &str) -> Option<Cached> {
         let sig = signature(token);
-        let cached = self.slots[slot_of(sig)].load_full()?;
-        let same_len = cached.token.len() == token.len();
-        let sig_eq: bool = signature(&cached.token).ct_eq(sig).into();
-        (same_len && sig_eq && cached.token.as_bytes() == token.as_bytes()).then_some(cached)
+        let guard = self.slots[slot_of(sig)].load();
+        let cached = guard.as_deref()?;
+        let same_len = cached.token_len == token.len();
+        let sig_eq: bool = signature(cached.token()).ct_eq(sig).into();
+        let hit = same_len && sig_eq && cached.token().as_bytes() == token.as_bytes();
+        hit.then_some(Cached(guard))
     }
 
     /// Forgets `token` if it is cached.
@@ -95,7 +188,7 @@ impl TokenCache {
         if slot
             .load()
             .as_ref()
-            .is_some_and(|c| c.token.as_bytes() == token.as_bytes())
+            .is_some_and(|c| c.token().as_bytes() == token.as_bytes())
         {
             slot.store(None);
         }
@@ -108,7 +201,7 @@ impl TokenCache {
     }
 
     pub fn insert(&self, verified: Arc<VerifiedToken>) {
-        let slot = slot_of(signature(&verified.token));
+        let slot = slot_of(signature(verified.token()));
         self.slots[slot].store(Some(verified));
     }
 }
