@@ -74,7 +74,10 @@ def main():
         ("Node", "peer: `jose` 6 `jwtVerify` (HS256)", node.get("jose jwtVerify (HS256)")),
         ("Node", "keyscope `issueToken` (cached secret; Promise)", node.get("keyscope issueToken (cached secret)")),
         ("Node", "keyscope `issueToken` (Argon2; Promise)", node.get("keyscope issueToken (Argon2)")),
-        ("C", "`keyscope_store_authorize` (repeat token, incl. free)", next(iter(c.values()), None)),
+        ("C", "`keyscope_store_authorize` (repeat token, incl. free)",
+         c.get("keyscope_store_authorize (C, repeat token, incl. principal free)")),
+        ("C", "`keyscope_store_authorize` (first sight, incl. free)",
+         c.get("keyscope_store_authorize (C, first sight, incl. principal free)")),
     ]
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
           f"Rust target {triple or 'host'}; Python {platform.python_version()}; "
