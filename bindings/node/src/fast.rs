@@ -4,6 +4,7 @@
 //! the one call where their allocations and name lookups cost more than the checks.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 use keyscope_core::{Error, ErrorKind, Permission, Principal, Result as CoreResult};
@@ -14,8 +15,8 @@ use crate::convert::date;
 
 /// The option names read (interned), and a factory whose object literal gives every
 /// Principal the same hidden class (V8 builds it without map transitions).
-const SETUP_JS: &str = "['clientIp', 'now', (keyId, keyName, org, scope, tokenId, expiresAt) => \
-     ({ keyId, keyName, org, scope, tokenId, expiresAt })]";
+const SETUP_JS: &str = "['clientIp', 'now', (keyId, keyName, org, tokenId, expires, ...scope) => \
+     ({ keyId, keyName, org, scope, tokenId, expiresAt: new Date(expires) })]";
 
 thread_local! {
     /// Interned names (string literals of a script are internalized by V8), per env,
@@ -72,37 +73,79 @@ fn type_of(env: sys::napi_env, v: sys::napi_value) -> i32 {
     t
 }
 
-/// Reads a JavaScript string into `buf` (UTF-8); `None` when it is not a string or
-/// does not fit.
-fn read_str(env: sys::napi_env, v: sys::napi_value, buf: &mut [u8]) -> Option<&str> {
-    if type_of(env, v) != sys::ValueType::napi_string {
-        return None;
+/// Stack space for one argument, left uninitialized: N-API writes into it and only
+/// what it wrote is read (an 8 KiB token buffer zeroed on every call cost more than
+/// the token cache lookup).
+struct Scratch<const N: usize>(MaybeUninit<[u8; N]>);
+
+impl<const N: usize> Scratch<N> {
+    fn new() -> Self {
+        Scratch(MaybeUninit::uninit())
     }
-    let mut written = 0usize;
-    let status = unsafe {
-        sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), buf.len(), &mut written)
-    };
-    if status != sys::Status::napi_ok || written + 1 >= buf.len() {
-        return None;
+
+    fn ptr(&mut self) -> *mut u8 {
+        self.0.as_mut_ptr().cast()
     }
-    std::str::from_utf8(&buf[..written]).ok()
+
+    /// The first `len` bytes, which the caller has written.
+    ///
+    /// # Safety
+    /// `len <= N` and bytes `..len` were written (by N-API or a copy).
+    unsafe fn written(&self, len: usize) -> &[u8] {
+        debug_assert!(len <= N);
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<u8>(), len) }
+    }
 }
 
-fn arg_str<'b>(
+/// What [`read_str`] found.
+enum Read<'b> {
+    Str(&'b str),
+    NotString,
+    TooLong,
+}
+
+/// Reads a JavaScript string into `buf` (UTF-8), in one N-API call whatever `v` is.
+fn read_str<const N: usize>(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    buf: &mut Scratch<N>,
+) -> Read<'_> {
+    let mut written = 0usize;
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, v, buf.ptr().cast(), N, &mut written) };
+    if status != sys::Status::napi_ok {
+        return Read::NotString;
+    }
+    if written + 1 >= N {
+        return Read::TooLong;
+    }
+    // SAFETY: N-API wrote `written` bytes (and a NUL after them), fewer than N.
+    match std::str::from_utf8(unsafe { buf.written(written) }) {
+        Ok(s) => Read::Str(s),
+        Err(_) => Read::TooLong,
+    }
+}
+
+fn arg_str<'b, const N: usize>(
     env: sys::napi_env,
     v: Option<&Unknown<'_>>,
-    buf: &'b mut [u8],
+    buf: &'b mut Scratch<N>,
     field: &str,
 ) -> CoreResult<Option<&'b str>> {
     let Some(v) = v else { return Ok(None) };
-    match type_of(env, v.raw()) {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-        _ => {
-            let max = buf.len() - 2;
-            read_str(env, v.raw(), buf).map(Some).ok_or_else(|| {
-                Error::invalid(field, format!("must be a string of at most {max} bytes"))
-            })
-        }
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("must be a string of at most {} bytes", N - 2),
+        )
+    };
+    match read_str(env, v.raw(), buf) {
+        Read::Str(s) => Ok(Some(s)),
+        Read::TooLong => Err(bad()),
+        Read::NotString => match type_of(env, v.raw()) {
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+            _ => Err(bad()),
+        },
     }
 }
 
@@ -110,9 +153,13 @@ fn arg_str<'b>(
 /// that the token checked is exactly one snapshot of the caller's memory however that
 /// memory changes meanwhile. Longer than [`keyscope_core::token::MAX_TOKEN_BYTES`] is
 /// refused before anything is read.
-fn copy_token(data: *const u8, len: usize, buf: &mut [u8]) -> CoreResult<usize> {
+fn copy_token<const N: usize>(
+    data: *const u8,
+    len: usize,
+    buf: &mut Scratch<N>,
+) -> CoreResult<&[u8]> {
     let max = keyscope_core::token::MAX_TOKEN_BYTES;
-    if len > max || len > buf.len() {
+    if len > max || len > N {
         return Err(Error::new(
             ErrorKind::InvalidToken,
             format!("the token is longer than {max} bytes"),
@@ -120,9 +167,10 @@ fn copy_token(data: *const u8, len: usize, buf: &mut [u8]) -> CoreResult<usize> 
     }
     if len > 0 {
         // SAFETY: N-API reported `len` readable bytes at `data`; `buf` holds `len`.
-        unsafe { ptr::copy_nonoverlapping(data, buf.as_mut_ptr(), len) };
+        unsafe { ptr::copy_nonoverlapping(data, buf.ptr(), len) };
     }
-    Ok(len)
+    // SAFETY: `len <= N` bytes were just written.
+    Ok(unsafe { buf.written(len) })
 }
 
 /// Runs `authorize` on raw arguments and builds the Principal object.
@@ -136,29 +184,29 @@ pub fn authorize(
 ) -> Result<Unknown<'static>> {
     let raw = env.raw();
     let names = names(raw)?;
-    let mut token_buf = [0u8; keyscope_core::token::MAX_TOKEN_BYTES + 2];
-    let mut resource_buf = [0u8; 160];
-    let mut perm_buf = [0u8; 16];
-    let mut ip_buf = [0u8; 64];
-    let run = |token_buf: &mut [u8],
-               resource_buf: &mut [u8],
-               perm_buf: &mut [u8],
-               ip_buf: &mut [u8]|
+    let mut token_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES + 2 }>::new();
+    let mut resource_buf = Scratch::<160>::new();
+    let mut perm_buf = Scratch::<16>::new();
+    let mut ip_buf = Scratch::<64>::new();
+    let run = |token_buf: &mut Scratch<{ keyscope_core::token::MAX_TOKEN_BYTES + 2 }>,
+               resource_buf: &mut Scratch<160>,
+               perm_buf: &mut Scratch<16>,
+               ip_buf: &mut Scratch<64>|
      -> CoreResult<Principal> {
-        let token = match type_of(raw, token.raw()) {
-            sys::ValueType::napi_string => match read_str(raw, token.raw(), token_buf) {
-                Some(t) => t,
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidToken,
-                        format!(
-                            "the token is longer than {} bytes",
-                            keyscope_core::token::MAX_TOKEN_BYTES
-                        ),
-                    ));
-                }
-            },
-            _ => {
+        // A view's copy goes to a buffer of its own (the string read borrows the other).
+        let mut view_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES }>::new();
+        let token = match read_str(raw, token.raw(), token_buf) {
+            Read::Str(t) => t,
+            Read::TooLong => {
+                return Err(Error::new(
+                    ErrorKind::InvalidToken,
+                    format!(
+                        "the token is longer than {} bytes",
+                        keyscope_core::token::MAX_TOKEN_BYTES
+                    ),
+                ));
+            }
+            Read::NotString => {
                 let mut is_buffer = false;
                 unsafe { sys::napi_is_buffer(raw, token.raw(), &mut is_buffer) };
                 if !is_buffer {
@@ -173,8 +221,8 @@ pub fn authorize(
                 // The view's memory is the caller's, and may be shared with another
                 // thread (a SharedArrayBuffer written by a worker): it is copied once,
                 // here, and only the copy is validated, verified, decoded and cached.
-                let copied = copy_token(data as *const u8, len, token_buf)?;
-                std::str::from_utf8(&token_buf[..copied])
+                let copied = copy_token(data as *const u8, len, &mut view_buf)?;
+                std::str::from_utf8(copied)
                     .map_err(|_| Error::new(ErrorKind::InvalidToken, "the token is not UTF-8"))?
             }
         };
@@ -221,7 +269,15 @@ pub fn authorize(
 
 fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
     let mut v = ptr::null_mut();
-    ok(unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) })?;
+    // ASCII (every id, grant and org name; most key names) is Latin-1 as it stands:
+    // V8 copies it without decoding.
+    ok(unsafe {
+        if s.is_ascii() {
+            sys::napi_create_string_latin1(env, s.as_ptr().cast(), s.len() as isize, &mut v)
+        } else {
+            sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v)
+        }
+    })?;
     Ok(v)
 }
 
@@ -230,28 +286,31 @@ fn principal(
     names: &[sys::napi_value; 3],
     p: &Principal,
 ) -> Result<Unknown<'static>> {
-    let mut scope = ptr::null_mut();
-    ok(unsafe { sys::napi_create_array_with_length(env, p.scope.len(), &mut scope) })?;
-    for (i, g) in p.scope.iter().enumerate() {
-        ok(unsafe { sys::napi_set_element(env, scope, i as u32, js_str(env, g)?) })?;
+    // The factory takes the scope as its last arguments (a rest parameter makes the
+    // array) and the expiry as milliseconds (it makes the Date): fewer N-API calls.
+    let mut stack = [ptr::null_mut(); 16];
+    let mut heap = Vec::new();
+    let n = 5 + p.scope.len();
+    let values: &mut [sys::napi_value] = if n <= stack.len() {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, ptr::null_mut());
+        &mut heap
+    };
+    values[0] = js_str(env, &p.key_id)?;
+    values[1] = js_str(env, &p.key_name)?;
+    values[2] = js_str(env, &p.org)?;
+    values[3] = js_str(env, &p.token_id)?;
+    ok(unsafe { sys::napi_create_double(env, p.expires_at.as_millis() as f64, &mut values[4]) })?;
+    for (slot, g) in values[5..].iter_mut().zip(&p.scope) {
+        *slot = js_str(env, g)?;
     }
-    let mut expires = ptr::null_mut();
-    ok(unsafe { sys::napi_create_date(env, p.expires_at.as_millis() as f64, &mut expires) })?;
-    let values = [
-        js_str(env, &p.key_id)?,
-        js_str(env, &p.key_name)?,
-        js_str(env, &p.org)?,
-        scope,
-        js_str(env, &p.token_id)?,
-        expires,
-    ];
-    let mut undefined = ptr::null_mut();
-    ok(unsafe { sys::napi_get_undefined(env, &mut undefined) })?;
     let mut obj = ptr::null_mut();
+    // An arrow function ignores its receiver: the factory itself stands in for it.
     ok(unsafe {
         sys::napi_call_function(
             env,
-            undefined,
+            names[2],
             names[2],
             values.len(),
             values.as_ptr(),
