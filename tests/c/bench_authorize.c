@@ -1,7 +1,7 @@
 /* keyscope_store_authorize from C: median time per call on a valid token with warm
  * state (same token, three grants, three networks), and on tokens seen for the first
  * time (10 000 of them, cycled: more than the handle remembers). Run: make bench-c */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
