@@ -345,16 +345,40 @@ fn a_writer_killed_at_random_points_loses_nothing_acknowledged() {
             cmd.env("KEYSCOPE_CRASH_SCHEMA", s);
         }
         let mut child = cmd.spawn().unwrap();
-        // Kill at a random point: while opening, mid-write, between writes.
+        // The writer's output, read as it comes, so the kill can wait for its start.
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let mut out = Vec::new();
+        // One round in ten is killed at a random point of its start (while opening);
+        // the others once the writer has acknowledged a first write, then at a random
+        // point among its writes. Waiting for the start keeps the test independent of
+        // how long a process takes to start on a loaded machine.
+        if round % 10 != 0 {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !out.windows(4).any(|w| w == b"ACK ") && Instant::now() < deadline {
+                if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                    out.extend(chunk);
+                }
+            }
+        }
         std::thread::sleep(Duration::from_micros(2_000 + rng.next() % 60_000));
         child.kill().unwrap(); // SIGKILL
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
+        reader.join().unwrap();
+        out.extend(rx.try_iter().flatten());
+        let out = String::from_utf8(out).unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success(), "the writer stopped by itself: {out}");
         acks += expected.read(&out);
