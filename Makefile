@@ -192,7 +192,7 @@ fuzz-short:
 	done
 
 ## Every suite, with the lints.
-test: lint test-rust test-python test-node test-c test-interop test-server fuzz-short
+test: lint test-rust test-python test-node test-c test-interop test-server fuzz-short bench-check
 
 bench-rust:
 	$(CARGO) bench -p keyscope-benches
@@ -305,3 +305,7 @@ test-dist: dist
 test-server: pg-check
 	$(CARGO) test -p keyscope-server
 	KEYSCOPE_TEST_BACKEND=postgres $(CARGO) test -p keyscope-server --test server postgres
+
+## Instruction-count benchmarks and their committed baselines (docs/performance.md):
+## bench-check (in make test), bench-baseline, bench-threads.
+include benches/bench.mk
