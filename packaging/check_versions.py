@@ -88,14 +88,19 @@ def metadata_version(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def glibc_needed(binary: bytes, where: Path) -> tuple[int, ...]:
-    """The newest glibc symbol version a shared object needs (objdump -T)."""
-    tmp = where / ".glibc-check.so"
+def inspect(binary: bytes, where: Path, tool: list[str]) -> str:
+    """What `tool` (readelf, objdump) prints about a shared object held in memory."""
+    tmp = where / ".check.so"
     tmp.write_bytes(binary)
     try:
-        syms = subprocess.run(["objdump", "-T", str(tmp)], capture_output=True, text=True, check=True).stdout
+        return subprocess.run([*tool, str(tmp)], capture_output=True, text=True, check=True).stdout
     finally:
         tmp.unlink()
+
+
+def glibc_needed(binary: bytes, where: Path) -> tuple[int, ...]:
+    """The newest glibc symbol version a shared object needs (objdump -T)."""
+    syms = inspect(binary, where, ["objdump", "-T"])
     versions = [tuple(int(p) for p in m.split(".")) for m in re.findall(r"GLIBC_([0-9][0-9.]*)", syms)]
     return max(versions, default=(0,))
 
@@ -155,12 +160,7 @@ def check_dist(dist: Path, v: str, problems: list[str]) -> None:
         if not m or m.group(1) != v:
             problems.append(f"{c.name}: keyscope.pc says {m.group(1) if m else 'nothing'}")
         so = tar_member(c, rf".*/lib/libkeyscope\.so\.{re.escape(v)}")
-        tmp = dist / ".soname-check.so"
-        tmp.write_bytes(so)
-        try:
-            dyn = subprocess.run(["readelf", "-d", str(tmp)], capture_output=True, text=True, check=True).stdout
-        finally:
-            tmp.unlink()
+        dyn = inspect(so, dist, ["readelf", "-d"])
         want = f"libkeyscope.so.{soname_level(v)}"
         if f"Library soname: [{want}]" not in dyn:
             problems.append(f"{c.name}: libkeyscope.so.{v} has no SONAME {want}")
