@@ -8,6 +8,11 @@
 //!
 //! The writer is this test binary again, running `crash_writer_child` with
 //! `KEYSCOPE_CRASH_WRITER` set.
+//!
+//! On PostgreSQL a killed client's server session lives on for a moment: a `COMMIT`
+//! the writer sent just before the kill may still land. Each check therefore waits
+//! until the writer's sessions (found by their `application_name`) have ended, so it
+//! reads the final state rather than one that changes under it.
 
 mod common;
 
@@ -311,6 +316,61 @@ fn check(db: &common::Db, expected: &Expected, round: usize) {
     store.close();
 }
 
+/// The name the writer's PostgreSQL sessions report, one per store.
+fn writer_application_name(schema: &str) -> String {
+    format!("crash-writer-{schema}")
+}
+
+/// Where the writer opens the store: on PostgreSQL, the URL with the writer's
+/// `application_name`.
+fn writer_location(db: &common::Db) -> String {
+    match db.schema() {
+        None => db.location().to_owned(),
+        Some(schema) => {
+            let sep = if db.location().contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!(
+                "{}{sep}application_name={}",
+                db.location(),
+                writer_application_name(schema)
+            )
+        }
+    }
+}
+
+/// Waits until the server has ended every session of the killed writer (it notices
+/// the closed socket on its next read), so a commit in flight at the kill has landed
+/// or rolled back before the check reads. Returns whether any session was still open.
+fn wait_for_writer_sessions(db: &common::Db, round: usize) -> bool {
+    let Some(schema) = db.schema() else {
+        return false;
+    };
+    let name = writer_application_name(schema);
+    let mut client = common::admin_client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for polls in 0.. {
+        let left: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            return polls > 0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after kill {round}: {left} session(s) of the killed writer still open after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unreachable!()
+}
+
 #[test]
 fn a_writer_killed_at_random_points_loses_nothing_acknowledged() {
     if std::env::var("KEYSCOPE_CRASH_WRITER").is_ok() {
@@ -328,7 +388,7 @@ fn a_writer_killed_at_random_points_loses_nothing_acknowledged() {
     // The first run creates the schema, so kills do not all land in opening.
     let mut expected = Expected::default();
     drop(open(db.location(), db.schema()));
-    let (mut acks, start) = (0, Instant::now());
+    let (mut acks, mut lingered, start) = (0, 0, Instant::now());
     for round in 0..KILLS {
         let mut cmd = Command::new(&exe);
         cmd.args([
@@ -337,7 +397,7 @@ fn a_writer_killed_at_random_points_loses_nothing_acknowledged() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("KEYSCOPE_CRASH_WRITER", db.location())
+        .env("KEYSCOPE_CRASH_WRITER", writer_location(&db))
         .env("KEYSCOPE_CRASH_RUN", round.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -382,10 +442,12 @@ fn a_writer_killed_at_random_points_loses_nothing_acknowledged() {
         let status = child.wait().unwrap();
         assert!(!status.success(), "the writer stopped by itself: {out}");
         acks += expected.read(&out);
+        lingered += usize::from(wait_for_writer_sessions(&db, round));
         check(&db, &expected, round);
     }
     println!(
-        "{KILLS} kills, {acks} acknowledged writes, {} keys live, in {:.1?}",
+        "{KILLS} kills, {acks} acknowledged writes, {} keys live, \
+         {lingered} checks waited for the writer's server sessions, in {:.1?}",
         expected.live.len(),
         start.elapsed()
     );
