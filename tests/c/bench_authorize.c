@@ -25,7 +25,12 @@ int main(void) {
   keyscope_key_params *p = NULL;
   keyscope_created_key *c = NULL;
   keyscope_token *t = NULL;
-  if (keyscope_store_open(":memory:", NULL, &store) != KEYSCOPE_OK || keyscope_key_params_new(&p) != KEYSCOPE_OK ||
+  keyscope_options *o = NULL;
+  /* HS256 with a fixed key, like the other harnesses (a store's own keys are ES256). */
+  uint8_t signing[32];
+  memset(signing, 'k', sizeof signing);
+  if (keyscope_options_new(&o) != KEYSCOPE_OK || keyscope_options_add_signing_key(o, "k1", signing, sizeof signing) != KEYSCOPE_OK ||
+      keyscope_store_open(":memory:", o, &store) != KEYSCOPE_OK || keyscope_key_params_new(&p) != KEYSCOPE_OK ||
       keyscope_key_params_set_name(p, "bench") != KEYSCOPE_OK ||
       keyscope_key_params_add_grant(p, "deployments.networks:write") != KEYSCOPE_OK ||
       keyscope_key_params_add_grant(p, "reports:read") != KEYSCOPE_OK ||
@@ -90,5 +95,6 @@ int main(void) {
   keyscope_created_key_free(c);
   keyscope_key_params_free(p);
   keyscope_store_close(store);
+  keyscope_options_free(o);
   return 0;
 }
