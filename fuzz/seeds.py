@@ -100,6 +100,14 @@ def main():
         f"DELETE /admin/v2/apiKeys/@ID@\n{admin}\nIf-Match: *\n\n",
         f"GET /admin/v2/catalog\n{admin}\n\n",
         "POST /admin/v2/apiKeys\nAuthorization: Bearer @TOKEN@\nContent-Type: text/plain\n\n{",
+        # Text the Key Admin API returns as written (a bad query value, a description):
+        # the secret comes back only because the request carried it. The token route
+        # must never quote it, however badly it is encoded.
+        f"GET /admin/v2/apiKeys?status=@SECRET@\n{admin}\n\n",
+        f"POST /admin/v2/apiKeys\n{admin}\n\n"
+        '{"name": "s", "description": "@SECRET@", "scopes": ["reports:read"]}',
+        f"POST /auth/v2/token\n{form}\n\n"
+        "grant_type=client_credentials&client_id=@ID@&client_secret=@SECRET@%zz",
     ]]
 
     if OUT.exists():

@@ -1,9 +1,10 @@
 //! Every route of `KeyStore::handle_http`, the Key Admin API's JSON bodies included,
 //! on a store with an admin key and a client key. Properties: no panic; a status from
 //! 200 to 599; headers of short printable ASCII; every non-empty answer outside the
-//! console's pages is JSON; the client key's secret appears in no answer; a change through the
-//! Key Admin API (a 2xx to POST, PATCH or DELETE under /admin/v2/) happens only with
-//! the admin token; a 2xx from the token route carries a token that authorizes.
+//! console's pages is JSON; the client key's secret appears in no answer (on the Key
+//! Admin API, in none whose request did not carry it); a change through the Key Admin
+//! API (a 2xx to POST, PATCH or DELETE under /admin/v2/) happens only with the admin
+//! token; a 2xx from the token route carries a token that authorizes.
 //!
 //! Input: a first line `METHOD PATH`, then `Name: value` header lines up to an empty
 //! line, then the body. `@ADMIN@` (the admin key's token), `@TOKEN@` (the client's),
@@ -104,7 +105,14 @@ fuzz_target!(|data: &[u8]| {
         common::assert_header_text(name, name);
         common::assert_header_text(name, value);
     }
-    assert!(!r.body.contains(&f.secret), "an answer holds the client's secret");
+    // The client's secret in an answer: never from the routes that take credentials
+    // or serve tokens. The Key Admin API returns caller-chosen text as written (a key's
+    // name and description, a bad query value quoted in its error), so there the
+    // secret may come back only when the request itself carried it.
+    let admin_api = path.split('?').next().unwrap_or("").starts_with("/admin/v2/");
+    if !(admin_api && text.contains(&f.secret)) {
+        assert!(!r.body.contains(&f.secret), "an answer holds the client's secret");
+    }
     let json_type = r
         .header("Content-Type")
         .is_some_and(|c| c.starts_with("application/json"));
