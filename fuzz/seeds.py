@@ -101,8 +101,9 @@ def main():
         f"GET /admin/v2/catalog\n{admin}\n\n",
         "POST /admin/v2/apiKeys\nAuthorization: Bearer @TOKEN@\nContent-Type: text/plain\n\n{",
         # Text the Key Admin API returns as written (a bad query value, a description):
-        # the secret comes back only because the request carried it. The token route
-        # must never quote it, however badly it is encoded.
+        # the harness sends that API a look-alike for @SECRET@, so the client's secret
+        # never comes back from it. The token route gets the real secret and must never
+        # quote it, however badly it is encoded.
         f"GET /admin/v2/apiKeys?status=@SECRET@\n{admin}\n\n",
         f"POST /admin/v2/apiKeys\n{admin}\n\n"
         '{"name": "s", "description": "@SECRET@", "scopes": ["reports:read"]}',
