@@ -302,7 +302,7 @@ impl Verifier {
             Verifier::Hs(mac) => {
                 let mut mac = mac.clone();
                 mac.update(message);
-                mac.verify_slice(signature).is_ok()
+                crate::ct::eq(&mac.finalize().into_bytes(), signature)
             }
             Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
         }

@@ -12,6 +12,7 @@ mod authorize;
 mod authz;
 pub mod catalog;
 mod console;
+mod ct;
 mod cursor;
 pub mod endpoints;
 pub mod error;

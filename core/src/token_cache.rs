@@ -4,9 +4,9 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwapOption, Guard};
-use subtle::ConstantTimeEq;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::signing::SigningKeys;
@@ -121,7 +121,33 @@ impl Cached {
 /// A direct-mapped table of verified tokens, indexed by their signature. Lookups
 /// are lock-free; a new token replaces whatever shared its slot.
 pub(crate) struct TokenCache {
-    slots: Box<[ArcSwapOption<VerifiedToken>]>,
+    slots: Box<[Slot]>,
+}
+
+/// One slot: the cached token and a tag made from its signature.
+///
+/// The tag is a hint and never decides a hit: `get` still compares the whole token.
+/// It is written after the entry, so a reader may see a new entry with the old tag
+/// or the reverse; either way the worst outcome is a miss, and the token is verified
+/// again. It keeps a lookup that misses (every first sight, with the slot held by
+/// another token) from reading the other token's memory, a cache miss of its own.
+struct Slot {
+    tag: AtomicU64,
+    entry: ArcSwapOption<VerifiedToken>,
+}
+
+/// The tag of an empty slot: no signature's tag, as [`tag_of`] sets the top bit.
+const NO_TAG: u64 = 0;
+
+/// Signature characters 2 to 9 (the two before them choose the slot), in one word,
+/// with the top bit set. Comparing it is one word comparison: it tells whether all
+/// eight characters are equal and nothing about any of them alone.
+fn tag_of(sig: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (w, c) in word.iter_mut().zip(sig.iter().skip(2)) {
+        *w = *c;
+    }
+    u64::from_le_bytes(word) | 1 << 63
 }
 
 fn signature(token: &str) -> &[u8] {
@@ -166,25 +192,41 @@ fn slot_of(sig: &[u8]) -> usize {
 impl TokenCache {
     pub fn new() -> Self {
         TokenCache {
-            slots: (0..SLOTS).map(|_| ArcSwapOption::empty()).collect(),
+            slots: (0..SLOTS)
+                .map(|_| Slot {
+                    tag: AtomicU64::new(NO_TAG),
+                    entry: ArcSwapOption::empty(),
+                })
+                .collect(),
         }
     }
 
-    /// The verified token equal to `token`: the signature is compared in constant
-    /// time, then the (public) header and claims text.
+    /// The verified token equal to `token`. The slot's tag is compared first (one
+    /// word, so a token that only shares the slot is told apart without reading the
+    /// cached entry's memory); then the signature in constant time, then the (public)
+    /// header and claims text.
     pub fn get(&self, token: &str) -> Option<Cached> {
         let sig = signature(token);
-        let guard = self.slots[slot_of(sig)].load();
+        let slot = &self.slots[slot_of(sig)];
+        if slot.tag.load(Ordering::Acquire) != tag_of(sig) {
+            return None;
+        }
+        let guard = slot.entry.load();
         let cached = guard.as_deref()?;
-        let same_len = cached.token_len == token.len();
-        let sig_eq: bool = signature(cached.token()).ct_eq(sig).into();
-        let hit = same_len && sig_eq && cached.token().as_bytes() == token.as_bytes();
+        let cached = cached.token().as_bytes();
+        // Equal lengths first: then the cached signature is where `token`'s is, and
+        // any other layout fails the full comparison below.
+        if cached.len() != token.len() {
+            return None;
+        }
+        let sig_at = token.len() - sig.len();
+        let hit = crate::ct::eq(&cached[sig_at..], sig) && cached == token.as_bytes();
         hit.then_some(Cached(guard))
     }
 
     /// Forgets `token` if it is cached.
     pub fn remove(&self, token: &str) {
-        let slot = &self.slots[slot_of(signature(token))];
+        let slot = &self.slots[slot_of(signature(token))].entry;
         if slot
             .load()
             .as_ref()
@@ -196,13 +238,16 @@ impl TokenCache {
 
     pub fn clear(&self) {
         for slot in self.slots.iter() {
-            slot.store(None);
+            slot.entry.store(None);
         }
     }
 
     pub fn insert(&self, verified: Arc<VerifiedToken>) {
-        let slot = slot_of(signature(verified.token()));
-        self.slots[slot].store(Some(verified));
+        let sig = signature(verified.token());
+        let slot = &self.slots[slot_of(sig)];
+        let tag = tag_of(sig);
+        slot.entry.store(Some(verified));
+        slot.tag.store(tag, Ordering::Release);
     }
 }
 
@@ -221,6 +266,74 @@ mod tests {
             }
         }
         assert_eq!(hit.iter().filter(|&&h| h).count(), SLOTS);
+    }
+
+    fn entry(token: &str) -> Arc<VerifiedToken> {
+        let claims = Claims {
+            iss: "keyscope".into(),
+            aud: "keyscope".into(),
+            sub: "k".into(),
+            client_id: "k".into(),
+            org: "o".into(),
+            iat: 1,
+            exp: 2,
+            jti: "j".into(),
+            scope: "s:read".into(),
+            r#gen: 1,
+        };
+        Arc::new(VerifiedToken::new(token, &claims, 7))
+    }
+
+    #[test]
+    fn a_hit_is_the_same_token_and_nothing_else() {
+        let cache = TokenCache::new();
+        let token = "h.c.ABcdefghijKLM";
+        cache.insert(entry(token));
+        assert_eq!(
+            cache.get(token).map(|c| c.token().to_owned()).as_deref(),
+            Some(token)
+        );
+        // Same slot and same tag (characters 0 to 9 of the signature), then another
+        // character; another claims part; another length; a prefix.
+        for other in [
+            "h.c.ABcdefghijKLN",
+            "h.d.ABcdefghijKLM",
+            "h.c.ABcdefghijKLMN",
+            "hh.c.ABcdefghijKL",
+            "h.c.ABcdefghij",
+        ] {
+            assert!(cache.get(other).is_none(), "{other}");
+        }
+        // Same slot, another tag: not found, and the cached one still is.
+        assert!(cache.get("h.c.ABzdefghijKLM").is_none());
+        assert!(cache.get(token).is_some());
+    }
+
+    #[test]
+    fn a_stale_tag_only_makes_a_miss() {
+        let cache = TokenCache::new();
+        let (a, b) = ("h.c.ABaaaaaaaaaa", "h.c.ABbbbbbbbbbb");
+        cache.insert(entry(a));
+        // What a reader may see while another thread inserts: the new entry under
+        // the old tag, or the reverse.
+        let slot = &cache.slots[slot_of(signature(a))];
+        slot.entry.store(Some(entry(b)));
+        assert!(cache.get(a).is_none() && cache.get(b).is_none());
+        slot.tag.store(tag_of(signature(b)), Ordering::Release);
+        assert!(cache.get(a).is_none());
+        assert_eq!(
+            cache.get(b).map(|c| c.token().to_owned()).as_deref(),
+            Some(b)
+        );
+        cache.remove(b);
+        assert!(cache.get(b).is_none());
+    }
+
+    #[test]
+    fn empty_slots_have_a_tag_no_signature_has() {
+        for sig in [&b""[..], b"AB", b"ABAAAAAAAA", b"\0\0\0\0\0\0\0\0\0\0"] {
+            assert_ne!(tag_of(sig), NO_TAG);
+        }
     }
 
     #[test]
