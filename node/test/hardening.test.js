@@ -67,3 +67,28 @@ test('WWW-Authenticate is short printable ASCII whatever the token says', () => 
   });
   s.close();
 });
+
+test('authorize runs only on a KeyStore: any other receiver is refused, never cast', async () => {
+  const { KeyStore } = require('..');
+  const s = memStore();
+  const { key, secret } = await s.createKey({ name: 'a', grants: ['reports:read'], now: T0 });
+  const tok = (await s.issueToken(key.id, secret, { now: T0 })).accessToken;
+  const authorize = KeyStore.prototype.authorize;
+  // The prototype's function is the one every store call uses.
+  assert.equal(s.authorize, authorize);
+  assert.equal(authorize.call(s, tok, 'reports', 'read', { now: T0 }).keyId, key.id);
+  assert.equal(authorize.call(s.org('default'), tok, 'reports', 'read', { now: T0 }).keyId, key.id);
+  const spoofed = [undefined, null, {}, [], () => {}, Object.create(KeyStore.prototype),
+    Object.setPrototypeOf({ handle: 1 }, KeyStore.prototype), new Date(), Buffer.from('x')];
+  for (const receiver of spoofed) {
+    assert.throws(() => authorize.call(receiver, tok, 'reports', 'read', { now: T0 }),
+      /authorize must be called on a KeyStore/, String(receiver));
+  }
+  // Absent and extra arguments read as they always did (no options: the clock's
+  // now, before this token's issue time).
+  assert.throws(() => s.authorize(), code('KEYSCOPE_INVALID_INPUT'));
+  assert.throws(() => s.authorize(tok), code('KEYSCOPE_INVALID_INPUT'));
+  assert.equal(s.authorize(tok, 'reports', undefined, { now: T0 }, 'extra').keyId, key.id);
+  assert.throws(() => s.authorize(tok, 'reports', 'read', undefined), code('KEYSCOPE_INVALID_TOKEN'));
+  s.close();
+});

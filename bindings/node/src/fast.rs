@@ -2,6 +2,14 @@
 //! object built with property names interned once per thread, through raw N-API
 //! calls. Everything else in this binding goes through napi-rs conversions; this is
 //! the one call where their allocations and name lookups cost more than the checks.
+//!
+//! `KeyStore.prototype.authorize` is replaced at load ([`install`]) by a function
+//! of this module's own: napi-rs' glue for a `&self` method records every call in a
+//! process-wide borrow table behind a mutex (a lock shared by every worker thread,
+//! and about a tenth of the call). This binding's `KeyStore` has no `&mut self`
+//! method, so no such borrow can conflict; the receiver is still unwrapped through
+//! napi-rs' checked conversion (its class type tag), so another object in its place
+//! is refused, never cast.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -13,16 +21,24 @@ use napi::{JsValue, sys};
 
 use crate::convert::date;
 
-/// The option names read (interned), and a factory whose object literal gives every
-/// Principal the same hidden class (V8 builds it without map transitions).
-const SETUP_JS: &str = "['clientIp', 'now', (keyId, keyName, org, tokenId, expires, ...scope) => \
-     ({ keyId, keyName, org, scope, tokenId, expiresAt: new Date(expires) })]";
+/// A factory whose object literal gives every Principal the same hidden class (V8
+/// builds it without map transitions), and the option names read (interned: string
+/// literals of a script are internalized by V8).
+const SETUP_JS: &str = "[(keyId, keyName, org, tokenId, expires, ...scope) => \
+     ({ keyId, keyName, org, scope, tokenId, expiresAt: new Date(expires) }), \
+     ['clientIp', 'now']]";
+
+/// References to the factory and to the array of option names, for one env.
+struct Interned {
+    env: usize,
+    factory: sys::napi_ref,
+    names: sys::napi_ref,
+}
 
 thread_local! {
-    /// Interned names (string literals of a script are internalized by V8), per env,
-    /// held through a reference to the array that contains them (before N-API 10,
-    /// references can only point at objects).
-    static INTERNED: RefCell<Option<(usize, sys::napi_ref)>> = const { RefCell::new(None) };
+    /// The factory and the names, per env, each held through a reference (a function
+    /// and an array are objects, so any N-API version can refer to them).
+    static INTERNED: RefCell<Option<Interned>> = const { RefCell::new(None) };
 }
 
 fn ok(status: sys::napi_status) -> Result<()> {
@@ -36,11 +52,17 @@ fn ok(status: sys::napi_status) -> Result<()> {
     }
 }
 
-/// The interned option names and the Principal factory for `env`.
-fn names(env: sys::napi_env) -> Result<[sys::napi_value; 3]> {
+fn reference_value(env: sys::napi_env, r: sys::napi_ref) -> Result<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    ok(unsafe { sys::napi_get_reference_value(env, r, &mut v) })?;
+    Ok(v)
+}
+
+/// Runs `f` with `env`'s interned values, made on first use.
+fn interned<T>(env: sys::napi_env, f: impl FnOnce(&Interned) -> Result<T>) -> Result<T> {
     INTERNED.with(|cell| {
         let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(e, _)| *e != env as usize) {
+        if cell.as_ref().is_none_or(|i| i.env != env as usize) {
             let mut script = ptr::null_mut();
             ok(unsafe {
                 sys::napi_create_string_utf8(
@@ -52,19 +74,35 @@ fn names(env: sys::napi_env) -> Result<[sys::napi_value; 3]> {
             })?;
             let mut array = ptr::null_mut();
             ok(unsafe { sys::napi_run_script(env, script, &mut array) })?;
-            let mut r = ptr::null_mut();
-            ok(unsafe { sys::napi_create_reference(env, array, 1, &mut r) })?;
-            *cell = Some((env as usize, r));
+            let mut refs = [ptr::null_mut(); 2];
+            for (i, r) in refs.iter_mut().enumerate() {
+                let mut v = ptr::null_mut();
+                ok(unsafe { sys::napi_get_element(env, array, i as u32, &mut v) })?;
+                ok(unsafe { sys::napi_create_reference(env, v, 1, r) })?;
+            }
+            *cell = Some(Interned {
+                env: env as usize,
+                factory: refs[0],
+                names: refs[1],
+            });
         }
-        let (_, r) = cell.as_ref().expect("set above");
-        let mut array = ptr::null_mut();
-        ok(unsafe { sys::napi_get_reference_value(env, *r, &mut array) })?;
-        let mut out = [ptr::null_mut(); 3];
-        for (i, slot) in out.iter_mut().enumerate() {
-            ok(unsafe { sys::napi_get_element(env, array, i as u32, slot) })?;
-        }
-        Ok(out)
+        f(cell.as_ref().expect("set above"))
     })
+}
+
+/// The Principal factory for `env`: one N-API call once it exists.
+fn factory(env: sys::napi_env) -> Result<sys::napi_value> {
+    interned(env, |i| reference_value(env, i.factory))
+}
+
+/// The interned option names `clientIp` and `now`, read only when options are given.
+fn option_names(env: sys::napi_env) -> Result<[sys::napi_value; 2]> {
+    let names = interned(env, |i| reference_value(env, i.names))?;
+    let mut out = [ptr::null_mut(); 2];
+    for (i, slot) in out.iter_mut().enumerate() {
+        ok(unsafe { sys::napi_get_element(env, names, i as u32, slot) })?;
+    }
+    Ok(out)
 }
 
 fn type_of(env: sys::napi_env, v: sys::napi_value) -> i32 {
@@ -183,7 +221,7 @@ pub fn authorize(
     options: Option<Unknown<'_>>,
 ) -> Result<Unknown<'static>> {
     let raw = env.raw();
-    let names = names(raw)?;
+    let factory = factory(raw)?;
     let mut token_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES + 2 }>::new();
     let mut resource_buf = Scratch::<160>::new();
     let mut perm_buf = Scratch::<16>::new();
@@ -237,6 +275,7 @@ pub fn authorize(
             .as_ref()
             .filter(|o| type_of(raw, o.raw()) == sys::ValueType::napi_object)
         {
+            let names = option_names(raw).map_err(|e| Error::storage(e.reason))?;
             let mut v = ptr::null_mut();
             unsafe { sys::napi_get_property(raw, o.raw(), names[0], &mut v) };
             client_ip = arg_str(
@@ -264,7 +303,7 @@ pub fn authorize(
         &mut ip_buf,
     )
     .map_err(|e| crate::errors::to_js(env, &e))?;
-    principal(raw, &names, &p)
+    principal(raw, factory, &p)
 }
 
 fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
@@ -283,7 +322,7 @@ fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
 
 fn principal(
     env: sys::napi_env,
-    names: &[sys::napi_value; 3],
+    factory: sys::napi_value,
     p: &Principal,
 ) -> Result<Unknown<'static>> {
     // The factory takes the scope as its last arguments (a rest parameter makes the
@@ -310,12 +349,94 @@ fn principal(
     ok(unsafe {
         sys::napi_call_function(
             env,
-            names[2],
-            names[2],
+            factory,
+            factory,
             values.len(),
             values.as_ptr(),
             &mut obj,
         )
     })?;
     Ok(unsafe { Unknown::from_raw_unchecked(env, obj) })
+}
+
+/// `KeyStore.prototype.authorize` as a plain N-API function: the receiver unwrapped
+/// by napi-rs' checked conversion, then [`authorize`] (the `#[napi]` method of the
+/// same name declares the signature, and behaves the same).
+unsafe extern "C" fn authorize_method(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let call = || -> Result<Unknown<'static>> {
+        let (mut argc, mut argv, mut this) = (4usize, [ptr::null_mut(); 4], ptr::null_mut());
+        ok(unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                argv.as_mut_ptr(),
+                &mut this,
+                ptr::null_mut(),
+            )
+        })?;
+        // SAFETY: `this` is the call's receiver; the conversion checks its class.
+        let store = unsafe { ClassInstance::<crate::store::KeyStore>::from_napi_value(env, this) }
+            .map_err(|_| {
+                napi::Error::new(
+                    napi::Status::InvalidArg,
+                    "authorize must be called on a KeyStore",
+                )
+            })?;
+        // N-API fills the slots past `argc` with `undefined`, which every argument
+        // reads as absent.
+        let [token, resource, permission, options] =
+            argv.map(|v| unsafe { Unknown::from_raw_unchecked(env, v) });
+        let env = Env::from_raw(env);
+        let handle = crate::errors::OrThrow::or_throw(store.live(), &env)?;
+        authorize(
+            &env,
+            handle,
+            token,
+            resource,
+            Some(permission),
+            Some(options),
+        )
+    };
+    match call() {
+        Ok(v) => v.raw(),
+        Err(e) => {
+            unsafe { JsError::from(e).throw_into(env) };
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Puts [`authorize_method`] in place of the `#[napi]` method on
+/// `KeyStore.prototype`, when the module loads. A failure fails the load.
+pub fn install(env: sys::napi_env, exports: sys::napi_value) -> Result<()> {
+    let mut class = ptr::null_mut();
+    ok(unsafe { sys::napi_get_named_property(env, exports, c"KeyStore".as_ptr(), &mut class) })?;
+    let mut proto = ptr::null_mut();
+    ok(unsafe { sys::napi_get_named_property(env, class, c"prototype".as_ptr(), &mut proto) })?;
+    let mut f = ptr::null_mut();
+    ok(unsafe {
+        sys::napi_create_function(
+            env,
+            c"authorize".as_ptr(),
+            "authorize".len() as isize,
+            Some(authorize_method),
+            ptr::null_mut(),
+            &mut f,
+        )
+    })?;
+    let property = sys::napi_property_descriptor {
+        utf8name: c"authorize".as_ptr(),
+        name: ptr::null_mut(),
+        method: None,
+        getter: None,
+        setter: None,
+        value: f,
+        attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+    };
+    ok(unsafe { sys::napi_define_properties(env, proto, 1, &property) })
 }

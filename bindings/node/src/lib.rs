@@ -16,6 +16,13 @@ mod types;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+/// Runs when the module loads: installs the raw `KeyStore.prototype.authorize`
+/// (`fast.rs`).
+#[napi(module_exports)]
+pub fn install_fast_paths(exports: Object<'_>, env: Env) -> Result<()> {
+    fast::install(env.raw(), exports.raw())
+}
+
 /// Parses comma-separated networks (`"64.100.10.7, 2001:4860::/32"`) into canonical
 /// form; a bad entry is reported by its position.
 #[napi(ts_args_type = "text: string, options?: { allowPrivateNetworks?: boolean }")]

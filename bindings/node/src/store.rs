@@ -387,6 +387,9 @@ impl KeyStore {
 
     /// Authorizes a request bearing `token` (a string or a Buffer) for `permission`
     /// (`"read"` or `"write"`) on `resource` (`scope` or `scope.resource`).
+    // This method declares the signature (and the TypeScript type); at load,
+    // `fast::install` puts a plain N-API function that does the same in its place on
+    // the prototype.
     #[napi(
         ts_args_type = "token: string | Buffer, resource: string, permission?: 'read' | 'write', options?: { clientIp?: string, now?: Date }",
         ts_return_type = "Principal"
