@@ -154,9 +154,43 @@ impl fmt::Display for Grant {
     }
 }
 
+/// `s` split at its first `b` (an ASCII byte), without it: what `split_once` gives,
+/// by a plain loop (the texts split on every authorization are a few dozen bytes,
+/// shorter than the general search's set-up).
+fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii());
+    let i = s.bytes().position(|c| c == b)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// `s` split at its last `b` (an ASCII byte): what `rsplit_once` gives.
+fn rsplit_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii());
+    let i = s.bytes().rposition(|c| c == b)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// The items of a space-separated list, empty ones included: what `split(' ')` gives.
+pub(crate) fn words(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        Some(match split_once_byte(r, b' ') {
+            Some((word, more)) => {
+                rest = Some(more);
+                word
+            }
+            None => {
+                rest = None;
+                r
+            }
+        })
+    })
+}
+
 /// Splits `scope` or `scope.resource` without allocating; `None` when malformed.
 pub fn split_target(s: &str) -> Option<(&str, Option<&str>)> {
-    let (scope, resource) = match s.split_once('.') {
+    let (scope, resource) = match split_once_byte(s, b'.') {
         Some((scope, resource)) => (scope, Some(resource)),
         None => (s, None),
     };
@@ -165,7 +199,7 @@ pub fn split_target(s: &str) -> Option<(&str, Option<&str>)> {
 
 /// Splits `target:permission` without allocating; `None` when malformed.
 pub fn split_grant(s: &str) -> Option<(&str, Option<&str>, Permission)> {
-    let (target, perm) = s.rsplit_once(':')?;
+    let (target, perm) = rsplit_once_byte(s, b':')?;
     let perm = match perm {
         "read" => Permission::Read,
         "write" => Permission::Write,
@@ -191,7 +225,7 @@ pub fn covers(
 /// True when the space-separated grant list `list` (a token's `scope`) allows
 /// `needed` on (`scope`, `resource`).
 pub fn list_covers(list: &str, scope: &str, resource: Option<&str>, needed: Permission) -> bool {
-    list.split(' ')
+    words(list)
         .filter_map(split_grant)
         .any(|(gs, gr, gp)| covers(gs, gr, gp, scope, resource, needed))
 }
@@ -225,7 +259,7 @@ pub fn intersect_scope_with(
     if cover_free {
         let mut out: Vec<String> = Vec::with_capacity(grant_texts.len());
         let mut all_held = true;
-        for t in list.split(' ').filter(|t| !t.is_empty()) {
+        for t in words(list).filter(|t| !t.is_empty()) {
             if !grant_texts.iter().any(|g| g == t) {
                 all_held = false;
                 break;
@@ -250,8 +284,7 @@ pub fn intersect_scope(list: &str, grants: &[Grant]) -> Vec<String> {
     // The common case, on every authorization: the key still allows all of the
     // token's scope. The answer is then the token's own grants (each once, none
     // covered by another), copied as written — no meets to compute or format.
-    let token: Vec<(&str, Option<&str>, Permission, &str)> = list
-        .split(' ')
+    let token: Vec<(&str, Option<&str>, Permission, &str)> = words(list)
         .filter_map(|t| split_grant(t).map(|(s, r, p)| (s, r, p, t)))
         .collect();
     if token
@@ -279,7 +312,7 @@ pub fn intersect_scope(list: &str, grants: &[Grant]) -> Vec<String> {
 /// [`intersect_scope`] in general: every meet of a token grant with a key grant.
 fn intersect_by_meets(list: &str, grants: &[Grant]) -> Vec<String> {
     let mut meets: Vec<(&str, Option<&str>, Permission)> = Vec::new();
-    for (ts, tr, tp) in list.split(' ').filter_map(split_grant) {
+    for (ts, tr, tp) in words(list).filter_map(split_grant) {
         for g in grants.iter().filter(|g| g.target.scope == ts) {
             let gr = g.target.resource.as_deref();
             let resource = match (tr, gr) {
@@ -340,6 +373,37 @@ pub fn parse_grants<S: AsRef<str>>(grants: &[S]) -> Result<Vec<Grant>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_splitters_agree_with_the_standard_ones() {
+        let texts = [
+            "",
+            " ",
+            "  ",
+            "a",
+            "a b",
+            "a  b",
+            " a",
+            "a ",
+            "a.b.c",
+            ".a",
+            "a.",
+            "..",
+            "a:b:c",
+            ":",
+            "é.ü:ß x",
+            "deployments.networks:write reports:read",
+        ];
+        for t in texts {
+            assert_eq!(
+                words(t).collect::<Vec<_>>(),
+                t.split(' ').collect::<Vec<_>>(),
+                "{t:?}"
+            );
+            assert_eq!(split_once_byte(t, b'.'), t.split_once('.'), "{t:?}");
+            assert_eq!(rsplit_once_byte(t, b':'), t.rsplit_once(':'), "{t:?}");
+        }
+    }
 
     #[test]
     fn the_fast_intersection_agrees_with_the_general_one() {

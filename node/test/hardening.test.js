@@ -92,3 +92,34 @@ test('authorize runs only on a KeyStore: any other receiver is refused, never ca
   assert.throws(() => s.authorize(tok, 'reports', 'read', undefined), code('KEYSCOPE_INVALID_TOKEN'));
   s.close();
 });
+
+test('Principals built from kept key strings follow renames, narrowing and other keys', async () => {
+  const s = memStore();
+  const a = await s.createKey({ name: 'a', grants: ['reports:read', 'policies:read'], now: T0 });
+  const b = await s.createKey({ name: 'b', grants: ['reports:read'], now: T0 });
+  const ta = (await s.issueToken(a.key.id, a.secret, { now: T0 })).accessToken;
+  const tb = (await s.issueToken(b.key.id, b.secret, { now: T0 })).accessToken;
+  const now = { now: at(1000) };
+  const first = s.authorize(ta, 'reports', 'read', now);
+  assert.deepEqual(first.scope, ['reports:read', 'policies:read']);
+  // A caller changing what it was given changes nothing for the next call.
+  first.scope.push('deployments:write');
+  first.scope[0] = 'changed';
+  first.keyName = 'changed';
+  const again = s.authorize(ta, 'reports', 'read', now);
+  assert.deepEqual(again.scope, ['reports:read', 'policies:read']);
+  assert.equal(again.keyName, 'a');
+  assert.notEqual(again.scope, first.scope);
+  // Two keys in turn each get their own.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(s.authorize(tb, 'reports', 'read', now).keyName, 'b');
+    assert.equal(s.authorize(ta, 'reports', 'read', now).keyName, 'a');
+  }
+  // A rename and a narrowing show on the next call with the same token.
+  s.updateKey(a.key.id, { name: 'a2', grants: ['reports:read'], now: at(1500) });
+  const renamed = s.authorize(ta, 'reports', 'read', { now: at(2000) });
+  assert.equal(renamed.keyName, 'a2');
+  assert.deepEqual(renamed.scope, ['reports:read']);
+  assert.deepEqual(Object.keys(renamed), ['keyId', 'keyName', 'org', 'scope', 'tokenId', 'expiresAt']);
+  s.close();
+});

@@ -24,15 +24,22 @@ use crate::convert::date;
 /// A factory whose object literal gives every Principal the same hidden class (V8
 /// builds it without map transitions), and the option names read (interned: string
 /// literals of a script are internalized by V8).
-const SETUP_JS: &str = "[(keyId, keyName, org, tokenId, expires, ...scope) => \
-     ({ keyId, keyName, org, scope, tokenId, expiresAt: new Date(expires) }), \
-     ['clientIp', 'now']]";
+///
+/// The factory takes the key's part of a Principal as one array (`[keyId, keyName,
+/// org, ...scope]`, kept between calls: see [`key_parts`]) and copies the scope out
+/// of it, so no caller ever holds the kept array; `parts` makes such an array.
+const SETUP_JS: &str = "[(p, tokenId, expires) => \
+     ({ keyId: p[0], keyName: p[1], org: p[2], scope: p.slice(3), tokenId, \
+     expiresAt: new Date(expires) }), \
+     ['clientIp', 'now'], (...a) => a]";
 
-/// References to the factory and to the array of option names, for one env.
+/// References to the factory, the array of option names and the parts maker, for
+/// one env.
 struct Interned {
     env: usize,
     factory: sys::napi_ref,
     names: sys::napi_ref,
+    parts: sys::napi_ref,
 }
 
 thread_local! {
@@ -74,7 +81,7 @@ fn interned<T>(env: sys::napi_env, f: impl FnOnce(&Interned) -> Result<T>) -> Re
             })?;
             let mut array = ptr::null_mut();
             ok(unsafe { sys::napi_run_script(env, script, &mut array) })?;
-            let mut refs = [ptr::null_mut(); 2];
+            let mut refs = [ptr::null_mut(); 3];
             for (i, r) in refs.iter_mut().enumerate() {
                 let mut v = ptr::null_mut();
                 ok(unsafe { sys::napi_get_element(env, array, i as u32, &mut v) })?;
@@ -84,6 +91,7 @@ fn interned<T>(env: sys::napi_env, f: impl FnOnce(&Interned) -> Result<T>) -> Re
                 env: env as usize,
                 factory: refs[0],
                 names: refs[1],
+                parts: refs[2],
             });
         }
         f(cell.as_ref().expect("set above"))
@@ -320,30 +328,106 @@ fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
     Ok(v)
 }
 
+/// The key's part of a Principal, as JavaScript values made for an earlier call.
+struct KeyParts {
+    env: usize,
+    key_id: String,
+    key_name: String,
+    org: String,
+    scope: Vec<String>,
+    /// The array `[keyId, keyName, org, ...scope]`.
+    array: sys::napi_ref,
+}
+
+/// Slots of [`KEY_PARTS`], chosen by key id.
+const KEY_PART_SLOTS: usize = 64;
+
+thread_local! {
+    /// The key parts of recent Principals, per thread (so per env), by key id. An
+    /// entry is used only when every one of its strings equals the new Principal's:
+    /// a key renamed or narrowed since simply makes new ones.
+    static KEY_PARTS: RefCell<Vec<Option<KeyParts>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn slot_of(key_id: &str) -> usize {
+    // FNV-1a: key ids are random, any spread will do.
+    let h = key_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % KEY_PART_SLOTS as u64) as usize
+}
+
+/// `[keyId, keyName, org, ...scope]` for `p`: the kept array when its strings are
+/// `p`'s, else a new one (then kept in place of whatever held its slot).
+fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
+    KEY_PARTS.with(|cell| {
+        let mut slots = cell.borrow_mut();
+        if slots.is_empty() {
+            slots.resize_with(KEY_PART_SLOTS, || None);
+        }
+        let slot = &mut slots[slot_of(&p.key_id)];
+        if let Some(k) = slot.as_ref().filter(|k| {
+            k.env == env as usize
+                && k.key_id == p.key_id
+                && k.key_name == p.key_name
+                && k.org == p.org
+                && k.scope == p.scope
+        }) {
+            return reference_value(env, k.array);
+        }
+        let mut stack = [ptr::null_mut(); 16];
+        let mut heap = Vec::new();
+        let n = 3 + p.scope.len();
+        let values: &mut [sys::napi_value] = if n <= stack.len() {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, ptr::null_mut());
+            &mut heap
+        };
+        values[0] = js_str(env, &p.key_id)?;
+        values[1] = js_str(env, &p.key_name)?;
+        values[2] = js_str(env, &p.org)?;
+        for (v, g) in values[3..].iter_mut().zip(&p.scope) {
+            *v = js_str(env, g)?;
+        }
+        let maker = interned(env, |i| reference_value(env, i.parts))?;
+        let mut array = ptr::null_mut();
+        ok(unsafe {
+            sys::napi_call_function(env, maker, maker, values.len(), values.as_ptr(), &mut array)
+        })?;
+        let mut r = ptr::null_mut();
+        ok(unsafe { sys::napi_create_reference(env, array, 1, &mut r) })?;
+        if let Some(old) = slot.take()
+            && old.env == env as usize
+        {
+            // (A reference of an env that is gone went with it.)
+            unsafe { sys::napi_delete_reference(env, old.array) };
+        }
+        *slot = Some(KeyParts {
+            env: env as usize,
+            key_id: p.key_id.clone(),
+            key_name: p.key_name.clone(),
+            org: p.org.clone(),
+            scope: p.scope.clone(),
+            array: r,
+        });
+        Ok(array)
+    })
+}
+
 fn principal(
     env: sys::napi_env,
     factory: sys::napi_value,
     p: &Principal,
 ) -> Result<Unknown<'static>> {
-    // The factory takes the scope as its last arguments (a rest parameter makes the
-    // array) and the expiry as milliseconds (it makes the Date): fewer N-API calls.
-    let mut stack = [ptr::null_mut(); 16];
-    let mut heap = Vec::new();
-    let n = 5 + p.scope.len();
-    let values: &mut [sys::napi_value] = if n <= stack.len() {
-        &mut stack[..n]
-    } else {
-        heap.resize(n, ptr::null_mut());
-        &mut heap
-    };
-    values[0] = js_str(env, &p.key_id)?;
-    values[1] = js_str(env, &p.key_name)?;
-    values[2] = js_str(env, &p.org)?;
-    values[3] = js_str(env, &p.token_id)?;
-    ok(unsafe { sys::napi_create_double(env, p.expires_at.as_millis() as f64, &mut values[4]) })?;
-    for (slot, g) in values[5..].iter_mut().zip(&p.scope) {
-        *slot = js_str(env, g)?;
-    }
+    // The key's strings come as one kept array and the expiry as milliseconds (the
+    // factory makes the Date): four N-API calls when the key's parts are kept.
+    let mut values = [
+        key_parts(env, p)?,
+        js_str(env, &p.token_id)?,
+        ptr::null_mut(),
+    ];
+    ok(unsafe { sys::napi_create_double(env, p.expires_at.as_millis() as f64, &mut values[2]) })?;
     let mut obj = ptr::null_mut();
     // An arrow function ignores its receiver: the factory itself stands in for it.
     ok(unsafe {
