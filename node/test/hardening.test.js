@@ -123,3 +123,28 @@ test('Principals built from kept key strings follow renames, narrowing and other
   assert.deepEqual(Object.keys(renamed), ['keyId', 'keyName', 'org', 'scope', 'tokenId', 'expiresAt']);
   s.close();
 });
+
+test('a patched Array.prototype.slice cannot change later Principals', async () => {
+  const s = memStore();
+  const { key, secret } = await s.createKey({ name: 'a', grants: ['reports:read'], now: T0 });
+  const tok = (await s.issueToken(key.id, secret, { now: T0 })).accessToken;
+  const now = { now: at(1000) };
+  s.authorize(tok, 'reports', 'read', now);
+  const slice = Array.prototype.slice;
+  const reached = [];
+  Array.prototype.slice = function (...args) { reached.push(this); return slice.apply(this, args); };
+  try {
+    s.authorize(tok, 'reports', 'read', now);
+  } finally {
+    Array.prototype.slice = slice;
+  }
+  assert.ok(reached.length > 0, 'the factory copies the scope with slice');
+  for (const a of reached) {
+    assert.ok(Object.isFrozen(a));
+    assert.throws(() => { 'use strict'; a[1] = 'forged'; }, TypeError);
+  }
+  const p = s.authorize(tok, 'reports', 'read', now);
+  assert.equal(p.keyName, 'a');
+  assert.equal(p.keyId, key.id);
+  s.close();
+});

@@ -27,11 +27,13 @@ use crate::convert::date;
 ///
 /// The factory takes the key's part of a Principal as one array (`[keyId, keyName,
 /// org, ...scope]`, kept between calls: see [`key_parts`]) and copies the scope out
-/// of it, so no caller ever holds the kept array; `parts` makes such an array.
+/// of it, so no caller is handed the kept array; `parts` makes such an array, frozen
+/// (so that even code that reaches it, through a patched `Array.prototype.slice`,
+/// cannot change what later Principals say).
 const SETUP_JS: &str = "[(p, tokenId, expires) => \
      ({ keyId: p[0], keyName: p[1], org: p[2], scope: p.slice(3), tokenId, \
      expiresAt: new Date(expires) }), \
-     ['clientIp', 'now'], (...a) => a]";
+     ['clientIp', 'now'], (...a) => Object.freeze(a)]";
 
 /// References to the factory, the array of option names and the parts maker, for
 /// one env.
