@@ -54,13 +54,22 @@ impl fmt::Display for Permission {
 
 /// Checks a scope or resource name: `[A-Za-z][A-Za-z0-9_-]{0,63}`.
 pub(crate) fn is_identifier(s: &str) -> bool {
+    // By table: one load per character instead of a chain of range tests (every
+    // authorization checks its resource and the token's grants).
+    const TAIL: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            t[c] = matches!(c as u8, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-');
+            c += 1;
+        }
+        t
+    };
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphabetic()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        && b[1..].iter().fold(true, |ok, &c| ok & TAIL[c as usize])
 }
 
 /// A scope, or a resource within a scope: what a grant covers and what `authorize`
@@ -373,6 +382,40 @@ pub fn parse_grants<S: AsRef<str>>(grants: &[S]) -> Result<Vec<Grant>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_by_table_are_the_identifiers_by_rule() {
+        let rule = |s: &str| {
+            let b = s.as_bytes();
+            !b.is_empty()
+                && b.len() <= 64
+                && b[0].is_ascii_alphabetic()
+                && b[1..]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        };
+        for c in 0..=255u8 {
+            for text in [vec![b'a', c], vec![c], vec![b'a', c, b'z']] {
+                if let Ok(text) = String::from_utf8(text) {
+                    assert_eq!(is_identifier(&text), rule(&text), "{text:?}");
+                }
+            }
+        }
+        for text in [
+            "",
+            "a",
+            "deployments",
+            "a-b_c9",
+            "9a",
+            "_a",
+            "a.b",
+            "ä",
+            &"a".repeat(64),
+            &"a".repeat(65),
+        ] {
+            assert_eq!(is_identifier(text), rule(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn the_byte_splitters_agree_with_the_standard_ones() {

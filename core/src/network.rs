@@ -207,6 +207,11 @@ fn index_of(field: &str) -> Option<usize> {
 /// Parses a client address: one IPv4 or IPv6 address; `::ffff:a.b.c.d` becomes
 /// `a.b.c.d`.
 pub fn parse_client_ip(text: &str) -> Result<IpAddr> {
+    // Most clients are a plain dotted quad: read it in one pass. Anything else
+    // (IPv6, errors) goes through the full parser, which accepts the same quads.
+    if let Some(v4) = dotted_quad(text.as_bytes()) {
+        return Ok(IpAddr::V4(v4));
+    }
     let addr = match parse_addr(text) {
         Ok(a) if !text.contains('/') && !text.contains('%') => a,
         _ => {
@@ -217,6 +222,38 @@ pub fn parse_client_ip(text: &str) -> Result<IpAddr> {
         }
     };
     Ok(canonical_client(addr))
+}
+
+/// `a.b.c.d`, each part a decimal number 0–255 without a leading zero: exactly the
+/// IPv4 texts [`parse_client_ip`] accepts, read in one pass. `None` for anything else.
+fn dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut part = 0;
+    let mut value = 0u32;
+    let mut digits = 0;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                // A leading zero, a fourth digit or a value above 255 is not this form.
+                if digits == 3 || (digits == 1 && value == 0) {
+                    return None;
+                }
+                value = value * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && part < 3 => {
+                octets[part] = u8::try_from(value).ok()?;
+                part += 1;
+                (value, digits) = (0, 0);
+            }
+            _ => return None,
+        }
+    }
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Maps an IPv4-mapped IPv6 address to its IPv4 form.
@@ -242,6 +279,76 @@ pub fn allows(networks: &[Network], client: Option<IpAddr>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `parse_client_ip` answered before the dotted-quad fast path.
+    fn full_parse(text: &str) -> Option<IpAddr> {
+        parse_addr(text)
+            .ok()
+            .filter(|_| !text.contains('/') && !text.contains('%'))
+            .map(canonical_client)
+    }
+
+    #[test]
+    fn the_dotted_quad_fast_path_accepts_what_the_full_parser_accepts() {
+        for text in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "64.100.10.7",
+            "1.2.3.4",
+            "10.0.0.10",
+            "100.200.250.199",
+        ] {
+            assert_eq!(
+                dotted_quad(text.as_bytes()).map(IpAddr::V4),
+                full_parse(text)
+            );
+            assert!(full_parse(text).is_some(), "{text}");
+        }
+        for text in [
+            "",
+            ".",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1..2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.256",
+            "01.2.3.4",
+            "1.2.3.04",
+            "00.1.1.1",
+            "1.2.3.0000",
+            "1000.1.1.1",
+            "1.2.3.4/32",
+            "1.2.3.4%eth0",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "1.2.3.-4",
+            "::ffff:1.2.3.4",
+            "1.2.3.4:80",
+            "1.2.3.a",
+            "１.2.3.4",
+        ] {
+            assert_eq!(dotted_quad(text.as_bytes()), None, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_never_disagrees(text in "[0-9./:%a-f]{0,20}") {
+            if let Some(v4) = dotted_quad(text.as_bytes()) {
+                proptest::prop_assert_eq!(Some(IpAddr::V4(v4)), full_parse(&text));
+            }
+            proptest::prop_assert_eq!(parse_client_ip(&text).ok(), full_parse(&text));
+        }
+
+        #[test]
+        fn every_quad_takes_the_fast_path(a: u8, b: u8, c: u8, d: u8) {
+            let text = format!("{a}.{b}.{c}.{d}");
+            proptest::prop_assert_eq!(dotted_quad(text.as_bytes()), Some(Ipv4Addr::new(a, b, c, d)));
+        }
+    }
 
     fn one(s: &str) -> Result<Network> {
         Network::parse(s, "networks[0]")

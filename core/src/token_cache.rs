@@ -151,9 +151,8 @@ fn tag_of(sig: &[u8]) -> u64 {
 }
 
 fn signature(token: &str) -> &[u8] {
-    token
-        .rsplit_once('.')
-        .map_or(&[][..], |(_, s)| s.as_bytes())
+    let bytes = token.as_bytes();
+    memchr::memrchr(b'.', bytes).map_or(&[][..], |dot| &bytes[dot + 1..])
 }
 
 /// The 6-bit value of each base64url character (anything else folds into 0..64), by
