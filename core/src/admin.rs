@@ -379,7 +379,7 @@ impl KeyStore {
                 );
             }
         }
-        let org = match self.org(&admin.org) {
+        let org = match self.org(admin.org()) {
             Ok(v) => v,
             Err(e) => return from_error(&e),
         };
@@ -569,11 +569,11 @@ impl KeyStore {
             grants: scopes,
             networks: strings_field(&m, "allowedIPs")?.unwrap_or_default(),
             enabled: None,
-            actor: Some(admin.key_id.clone()),
+            actor: Some(admin.key_id().to_owned()),
             now: Some(now),
         };
         let (rec, secret, now) = self
-            .create_key_by(new, Some((&admin.key_id, &admin.key_name)))
+            .create_key_by(new, Some((admin.key_id(), admin.key_name())))
             .map_err(|e| from_error(&e))?;
         let mut key = key_json(&rec, now);
         key.insert("clientSecret".into(), json!(secret.expose()));
@@ -621,7 +621,7 @@ impl KeyStore {
             networks: strings_field(&m, "allowedIPs")?,
             enabled,
             expected_version,
-            actor: Some(admin.key_id.clone()),
+            actor: Some(admin.key_id().to_owned()),
             now: Some(now),
         };
         // The library checks the fields before it looks the key up: 400 before 404.
@@ -641,8 +641,13 @@ impl KeyStore {
     ) -> std::result::Result<HttpResponse, HttpResponse> {
         let expected_version = if_match(req)?;
         self.record(id)?;
-        self.delete_key_if(id, expected_version, Some(admin.key_id.clone()), Some(now))
-            .map_err(|e| from_error(&e))?;
+        self.delete_key_if(
+            id,
+            expected_version,
+            Some(admin.key_id().to_owned()),
+            Some(now),
+        )
+        .map_err(|e| from_error(&e))?;
         let mut r = respond(204, &Value::Null);
         r.body = String::new();
         r = r.without_header("Content-Type");
@@ -677,7 +682,7 @@ impl KeyStore {
                 id,
                 grace_s * 1000,
                 expected_version,
-                Some(admin.key_id.clone()),
+                Some(admin.key_id().to_owned()),
                 Some(now),
             )
             .map_err(|e| from_error(&e))?;

@@ -3,12 +3,12 @@
 
 use crate::authz::KeyAuth;
 use crate::error::{Error, ErrorKind, Result};
-use crate::grant::{Permission, intersect_scope_with, list_covers, split_target};
+use crate::grant::{Permission, intersect_scope_into, list_covers, split_target};
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
 use crate::time::Timestamp;
-use crate::token::Principal;
+use crate::token::{Principal, PrincipalBuilder};
 use crate::token_cache::{Cached, VerifiedToken};
 
 use std::net::IpAddr;
@@ -206,20 +206,23 @@ impl KeyStore {
                 )
                 .with_required_scope(format!("{}:{}", t.resource, t.permission)));
             }
-            Ok(Principal {
-                key_id: claims.sub.to_string(),
-                key_name: key.name.clone(),
-                org: key.org.clone(),
-                // What the token allows now: its scope within the key's current grants.
-                scope: intersect_scope_with(
-                    &claims.scope,
-                    &key.grants,
-                    &key.grant_texts,
-                    key.grants_cover_free,
-                ),
-                token_id: claims.jti.to_string(),
-                expires_at: Timestamp::from_unix_seconds(claims.exp, "exp")?,
-            })
+            let expires_at = Timestamp::from_unix_seconds(claims.exp, "exp")?;
+            let mut p = PrincipalBuilder::new(
+                &claims.sub,
+                &key.name,
+                &key.org,
+                &claims.jti,
+                claims.scope.len() + 1,
+            );
+            // What the token allows now: its scope within the key's current grants.
+            intersect_scope_into(
+                &claims.scope,
+                &key.grants,
+                &key.grant_texts,
+                key.grants_cover_free,
+                &mut p,
+            );
+            Ok(p.finish(expires_at))
         };
         let principal = if may_wait {
             shared

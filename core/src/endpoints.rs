@@ -494,13 +494,13 @@ impl KeyStore {
         };
         let inactive = || HttpResponse::json(200, json!({"active": false}));
         match self.check_token(token, target.as_ref(), client, Some(now), true) {
-            Ok(Some((p, v))) if p.org == caller.org => {
+            Ok(Some((p, v))) if p.org() == caller.org => {
                 let c = &v.claims();
                 HttpResponse::json(
                     200,
                     json!({
                         "active": true,
-                        "scope": p.scope.join(" "),
+                        "scope": p.scope().collect::<Vec<_>>().join(" "),
                         "client_id": c.client_id,
                         "sub": c.sub,
                         "aud": c.aud,

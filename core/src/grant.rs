@@ -265,23 +265,61 @@ pub fn intersect_scope_with(
     grant_texts: &[String],
     cover_free: bool,
 ) -> Vec<String> {
+    let mut out = Vec::with_capacity(grant_texts.len());
+    intersect_scope_into(list, grants, grant_texts, cover_free, &mut out);
+    out
+}
+
+/// Where [`intersect_scope_into`] writes a scope: a list of grants, or a Principal
+/// being built (its one buffer).
+pub(crate) trait ScopeOut {
+    /// True when `grant` was written already.
+    fn has(&self, grant: &str) -> bool;
+    /// Writes `grant`.
+    fn push(&mut self, grant: &str);
+    /// Forgets what was written.
+    fn clear(&mut self);
+}
+
+impl ScopeOut for Vec<String> {
+    fn has(&self, grant: &str) -> bool {
+        self.iter().any(|g| g == grant)
+    }
+    fn push(&mut self, grant: &str) {
+        Vec::push(self, grant.to_owned());
+    }
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
+/// [`intersect_scope_with`], written to `out`.
+pub(crate) fn intersect_scope_into(
+    list: &str,
+    grants: &[Grant],
+    grant_texts: &[String],
+    cover_free: bool,
+    out: &mut impl ScopeOut,
+) {
     if cover_free {
-        let mut out: Vec<String> = Vec::with_capacity(grant_texts.len());
         let mut all_held = true;
         for t in words(list).filter(|t| !t.is_empty()) {
             if !grant_texts.iter().any(|g| g == t) {
                 all_held = false;
                 break;
             }
-            if !out.iter().any(|o| o == t) {
-                out.push(t.to_owned());
+            if !out.has(t) {
+                out.push(t);
             }
         }
         if all_held {
-            return out;
+            return;
         }
+        out.clear();
     }
-    intersect_scope(list, grants)
+    for g in intersect_scope(list, grants) {
+        out.push(&g);
+    }
 }
 
 /// The grants that both the space-separated list `list` (a token's `scope`) and

@@ -48,7 +48,7 @@ pub use options::Options;
 pub use secret::{Argon2Params, Secret};
 pub use signing::{SigningKeyInfo, SigningKeys};
 pub use time::Timestamp;
-pub use token::{AccessToken, Principal};
+pub use token::{AccessToken, Principal, Scope};
 
 /// The crate README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -370,20 +370,200 @@ pub struct AccessToken {
 }
 
 /// Who made an authorized request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its strings live in one buffer (one allocation for the whole Principal, made on
+/// every authorization): read them through the methods.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// `key_id`, `key_name`, `org`, `token_id`, then the scope's grants, each
+    /// followed by a space (no grant contains one).
+    text: String,
+    /// Where `key_id`, `key_name`, `org` and `token_id` end in `text`.
+    ends: [u32; 4],
+    /// How many grants the scope has.
+    grants: u32,
+    expires_at: Timestamp,
+}
+
+impl Principal {
+    /// A Principal of these values. A grant must not contain a space (none that
+    /// parses does); one that does is refused.
+    pub fn new<S: AsRef<str>>(
+        key_id: &str,
+        key_name: &str,
+        org: &str,
+        scope: &[S],
+        token_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<Principal> {
+        let mut b = PrincipalBuilder::new(key_id, key_name, org, token_id, 0);
+        for g in scope {
+            let g = g.as_ref();
+            if g.contains(' ') {
+                return Err(Error::invalid(
+                    "scope",
+                    format!("{g:?} is not a grant (it contains a space)"),
+                ));
+            }
+            b.grant(g);
+        }
+        Ok(b.finish(expires_at))
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
     /// The key id (the token's `sub`).
-    pub key_id: String,
+    pub fn key_id(&self) -> &str {
+        self.part(0)
+    }
+
     /// The key's current name.
-    pub key_name: String,
+    pub fn key_name(&self) -> &str {
+        self.part(1)
+    }
+
     /// The key's organization.
-    pub org: String,
-    /// The token's grants.
-    pub scope: Vec<String>,
+    pub fn org(&self) -> &str {
+        self.part(2)
+    }
+
     /// The token id (`jti`).
-    pub token_id: String,
+    pub fn token_id(&self) -> &str {
+        self.part(3)
+    }
+
+    /// What the token allows now: its grants within the key's current grants, in the
+    /// token's order.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            rest: &self.text[self.ends[3] as usize..],
+            left: self.grants as usize,
+        }
+    }
+
     /// When the token expires.
-    pub expires_at: Timestamp,
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("key_id", &self.key_id())
+            .field("key_name", &self.key_name())
+            .field("org", &self.org())
+            .field("scope", &self.scope().collect::<Vec<_>>())
+            .field("token_id", &self.token_id())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The grants of a [`Principal`]'s scope, in order.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    rest: &'a str,
+    left: usize,
+}
+
+impl<'a> Iterator for Scope<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (grant, rest) = self.rest.split_once(' ')?;
+        self.rest = rest;
+        Some(grant)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Scope<'_> {}
+
+impl crate::grant::ScopeOut for PrincipalBuilder {
+    fn has(&self, grant: &str) -> bool {
+        PrincipalBuilder::has(self, grant)
+    }
+    fn push(&mut self, grant: &str) {
+        self.grant(grant);
+    }
+    fn clear(&mut self) {
+        self.clear_scope();
+    }
+}
+
+/// A [`Principal`] written part by part into its one buffer.
+pub(crate) struct PrincipalBuilder {
+    text: String,
+    ends: [u32; 4],
+    grants: u32,
+}
+
+impl PrincipalBuilder {
+    /// The four strings, and room for `scope_bytes` of grants.
+    pub fn new(
+        key_id: &str,
+        key_name: &str,
+        org: &str,
+        token_id: &str,
+        scope_bytes: usize,
+    ) -> Self {
+        let parts = [key_id, key_name, org, token_id];
+        let mut text =
+            String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + scope_bytes);
+        let mut ends = [0u32; 4];
+        for (end, part) in ends.iter_mut().zip(parts) {
+            text.push_str(part);
+            *end = text.len() as u32;
+        }
+        PrincipalBuilder {
+            text,
+            ends,
+            grants: 0,
+        }
+    }
+
+    /// True when `grant` is in the scope already.
+    pub fn has(&self, grant: &str) -> bool {
+        let mut scope = Scope {
+            rest: &self.text[self.ends[3] as usize..],
+            left: self.grants as usize,
+        };
+        scope.any(|g| g == grant)
+    }
+
+    /// Adds `grant` (no spaces) to the scope.
+    pub fn grant(&mut self, grant: &str) {
+        debug_assert!(!grant.contains(' '));
+        self.text.push_str(grant);
+        self.text.push(' ');
+        self.grants += 1;
+    }
+
+    /// Drops the scope written so far.
+    pub fn clear_scope(&mut self) {
+        self.text.truncate(self.ends[3] as usize);
+        self.grants = 0;
+    }
+
+    pub fn finish(self, expires_at: Timestamp) -> Principal {
+        Principal {
+            text: self.text,
+            ends: self.ends,
+            grants: self.grants,
+            expires_at,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -575,6 +755,43 @@ mod tests {
             let e = dec(&format!("{body}.{}", "A".repeat(len))).unwrap_err();
             assert!(e.message().contains(why), "{len}: {e}");
         }
+    }
+
+    #[test]
+    fn a_principal_keeps_its_parts_in_one_buffer_and_gives_them_back() {
+        let at = Timestamp::from_unix_seconds(1_800_000_000, "t").unwrap();
+        let p = Principal::new("id", "név", "acme", &["a:read", "b.c:write"], "jti", at).unwrap();
+        assert_eq!(
+            (
+                p.key_id(),
+                p.key_name(),
+                p.org(),
+                p.token_id(),
+                p.expires_at()
+            ),
+            ("id", "név", "acme", "jti", at)
+        );
+        assert_eq!(p.scope().len(), 2);
+        assert_eq!(p.scope().collect::<Vec<_>>(), ["a:read", "b.c:write"]);
+        let dbg = format!("{p:?}");
+        assert!(dbg.contains(r#"scope: ["a:read", "b.c:write"]"#), "{dbg}");
+        let empty = Principal::new::<&str>("", "", "", &[], "", at).unwrap();
+        assert_eq!((empty.key_id(), empty.scope().len()), ("", 0));
+        assert_eq!(empty.scope().next(), None);
+        assert_ne!(p, empty);
+        assert_eq!(p.clone(), p);
+        let e = Principal::new("id", "n", "o", &["a:read b:read"], "j", at).unwrap_err();
+        assert!(e.message().contains("space"), "{e}");
+        // The builder's scope: each grant once on request, and cleared for a redo.
+        let mut b = PrincipalBuilder::new("id", "n", "o", "j", 0);
+        b.grant("a:read");
+        assert!(b.has("a:read") && !b.has("a:rea") && !b.has(""));
+        b.clear_scope();
+        assert!(!b.has("a:read"));
+        b.grant("z:write");
+        let p = b.finish(at);
+        assert_eq!(p.scope().collect::<Vec<_>>(), ["z:write"]);
+        assert_eq!(p.token_id(), "j");
     }
 
     #[test]

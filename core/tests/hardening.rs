@@ -171,7 +171,10 @@ fn principal_scope_is_the_token_scope_within_the_current_grants() {
     let p = s
         .authorize(&tok, "reports", Permission::Read, None, at(T0))
         .unwrap();
-    assert_eq!(p.scope, ["deployments:write", "reports:read"]);
+    assert_eq!(
+        p.scope().collect::<Vec<_>>(),
+        ["deployments:write", "reports:read"]
+    );
     s.update_key(
         &k.id,
         KeyUpdate {
@@ -189,7 +192,7 @@ fn principal_scope_is_the_token_scope_within_the_current_grants() {
         .authorize(&tok, "reports", Permission::Read, None, at(T0 + 1000))
         .unwrap();
     assert_eq!(
-        p.scope,
+        p.scope().collect::<Vec<_>>(),
         ["deployments.networks:read", "reports:read"],
         "no deployments:write any more, and no audit:read the token never had"
     );

@@ -73,7 +73,7 @@ fn basic_credentials_get_a_token_with_no_store_headers() {
             at(T0),
         )
         .unwrap();
-    assert_eq!(p.key_id, id);
+    assert_eq!(p.key_id(), id);
 }
 
 #[test]

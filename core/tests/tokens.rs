@@ -80,12 +80,15 @@ fn exchange_then_authorize() {
             at(T0 + 1000),
         )
         .unwrap();
-    assert_eq!(p.key_id, id);
-    assert_eq!(p.key_name, "k");
-    assert_eq!(p.org, "default");
-    assert_eq!(p.scope, ["deployments.networks:write", "reports:read"]);
-    assert_eq!(p.expires_at, tok.expires_at);
-    assert_eq!(p.token_id.len(), 22);
+    assert_eq!(p.key_id(), id);
+    assert_eq!(p.key_name(), "k");
+    assert_eq!(p.org(), "default");
+    assert_eq!(
+        p.scope().collect::<Vec<_>>(),
+        ["deployments.networks:write", "reports:read"]
+    );
+    assert_eq!(p.expires_at(), tok.expires_at);
+    assert_eq!(p.token_id().len(), 22);
 }
 
 #[test]
@@ -606,7 +609,7 @@ fn org_views_are_closed_for_tokens() {
     assert_eq!(
         acme.authorize(&t, "reports", READ, None, at(T0))
             .unwrap()
-            .org,
+            .org(),
         "acme"
     );
     assert!(

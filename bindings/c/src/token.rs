@@ -103,25 +103,52 @@ pub unsafe extern "C" fn keyscope_token_free(token: *mut keyscope_token) {
     ffi_free!({ unsafe { free_box(token) } })
 }
 
-/// Who made an authorized request.
+/// Who made an authorized request: its strings NUL-terminated, one after another
+/// in one buffer (`key_id`, `key_name`, `org`, `token_id`, then each grant).
 pub struct keyscope_principal {
-    key_id: CString,
-    key_name: CString,
-    org: CString,
-    scope: Vec<CString>,
-    token_id: CString,
+    text: Vec<u8>,
+    /// Where each string starts in `text`.
+    starts: Vec<u32>,
     expires_at: i64,
+}
+
+/// The fixed strings' places in [`keyscope_principal::starts`].
+const KEY_ID: usize = 0;
+const KEY_NAME: usize = 1;
+const ORG: usize = 2;
+const TOKEN_ID: usize = 3;
+const SCOPE: usize = 4;
+
+impl keyscope_principal {
+    fn string(&self, i: usize) -> *const c_char {
+        self.starts
+            .get(i)
+            .map_or(ptr::null(), |&at| self.text[at as usize..].as_ptr().cast())
+    }
 }
 
 impl From<Principal> for keyscope_principal {
     fn from(p: Principal) -> Self {
+        let parts = [p.key_id(), p.key_name(), p.org(), p.token_id()];
+        let size = parts.len() + p.scope().len();
+        let mut text = Vec::with_capacity(
+            parts.iter().map(|s| s.len() + 1).sum::<usize>()
+                + p.scope().map(|g| g.len() + 1).sum::<usize>(),
+        );
+        let mut starts = Vec::with_capacity(size);
+        for s in parts.into_iter().chain(p.scope()) {
+            starts.push(text.len() as u32);
+            // Ids, names and grants cannot hold NUL; one would be a bug, reported
+            // as an empty string (as `c_string` does).
+            if !s.as_bytes().contains(&0) {
+                text.extend_from_slice(s.as_bytes());
+            }
+            text.push(0);
+        }
         keyscope_principal {
-            key_id: c_string(&p.key_id),
-            key_name: c_string(&p.key_name),
-            org: c_string(&p.org),
-            scope: p.scope.iter().map(|s| c_string(s)).collect(),
-            token_id: c_string(&p.token_id),
-            expires_at: p.expires_at.unix_seconds(),
+            text,
+            starts,
+            expires_at: p.expires_at().unix_seconds(),
         }
     }
 }
@@ -130,7 +157,7 @@ impl From<Principal> for keyscope_principal {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_principal_key_id(p: *const keyscope_principal) -> *const c_char {
     ffi_value!(ptr::null(), {
-        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.key_id.as_ptr())
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.string(KEY_ID))
     })
 }
 
@@ -140,7 +167,7 @@ pub unsafe extern "C" fn keyscope_principal_key_name(
     p: *const keyscope_principal,
 ) -> *const c_char {
     ffi_value!(ptr::null(), {
-        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.key_name.as_ptr())
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.string(KEY_NAME))
     })
 }
 
@@ -148,14 +175,16 @@ pub unsafe extern "C" fn keyscope_principal_key_name(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_principal_org(p: *const keyscope_principal) -> *const c_char {
     ffi_value!(ptr::null(), {
-        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.org.as_ptr())
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.string(ORG))
     })
 }
 
 /// The number of grants in the token's scope.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keyscope_principal_scope_count(p: *const keyscope_principal) -> usize {
-    ffi_value!(0, { unsafe { p.as_ref() }.map_or(0, |p| p.scope.len()) })
+    ffi_value!(0, {
+        unsafe { p.as_ref() }.map_or(0, |p| p.starts.len() - SCOPE)
+    })
 }
 
 /// Grant `index` of the token's scope, or NULL when out of range.
@@ -165,9 +194,11 @@ pub unsafe extern "C" fn keyscope_principal_scope(
     index: usize,
 ) -> *const c_char {
     ffi_value!(ptr::null(), {
-        unsafe { p.as_ref() }
-            .and_then(|p| p.scope.get(index))
-            .map_or(ptr::null(), |c| c.as_ptr())
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| {
+            index
+                .checked_add(SCOPE)
+                .map_or(ptr::null(), |i| p.string(i))
+        })
     })
 }
 
@@ -177,7 +208,7 @@ pub unsafe extern "C" fn keyscope_principal_token_id(
     p: *const keyscope_principal,
 ) -> *const c_char {
     ffi_value!(ptr::null(), {
-        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.token_id.as_ptr())
+        unsafe { p.as_ref() }.map_or(ptr::null(), |p| p.string(TOKEN_ID))
     })
 }
 

@@ -367,29 +367,30 @@ fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
         if slots.is_empty() {
             slots.resize_with(KEY_PART_SLOTS, || None);
         }
-        let slot = &mut slots[slot_of(&p.key_id)];
+        let slot = &mut slots[slot_of(p.key_id())];
         if let Some(k) = slot.as_ref().filter(|k| {
             k.env == env as usize
-                && k.key_id == p.key_id
-                && k.key_name == p.key_name
-                && k.org == p.org
-                && k.scope == p.scope
+                && k.key_id == p.key_id()
+                && k.key_name == p.key_name()
+                && k.org == p.org()
+                && k.scope.len() == p.scope().len()
+                && k.scope.iter().zip(p.scope()).all(|(a, b)| a == b)
         }) {
             return reference_value(env, k.array);
         }
         let mut stack = [ptr::null_mut(); 16];
         let mut heap = Vec::new();
-        let n = 3 + p.scope.len();
+        let n = 3 + p.scope().len();
         let values: &mut [sys::napi_value] = if n <= stack.len() {
             &mut stack[..n]
         } else {
             heap.resize(n, ptr::null_mut());
             &mut heap
         };
-        values[0] = js_str(env, &p.key_id)?;
-        values[1] = js_str(env, &p.key_name)?;
-        values[2] = js_str(env, &p.org)?;
-        for (v, g) in values[3..].iter_mut().zip(&p.scope) {
+        values[0] = js_str(env, p.key_id())?;
+        values[1] = js_str(env, p.key_name())?;
+        values[2] = js_str(env, p.org())?;
+        for (v, g) in values[3..].iter_mut().zip(p.scope()) {
             *v = js_str(env, g)?;
         }
         let maker = interned(env, |i| reference_value(env, i.parts))?;
@@ -407,10 +408,10 @@ fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
         }
         *slot = Some(KeyParts {
             env: env as usize,
-            key_id: p.key_id.clone(),
-            key_name: p.key_name.clone(),
-            org: p.org.clone(),
-            scope: p.scope.clone(),
+            key_id: p.key_id().to_owned(),
+            key_name: p.key_name().to_owned(),
+            org: p.org().to_owned(),
+            scope: p.scope().map(str::to_owned).collect(),
             array: r,
         });
         Ok(array)
@@ -426,10 +427,10 @@ fn principal(
     // factory makes the Date): four N-API calls when the key's parts are kept.
     let mut values = [
         key_parts(env, p)?,
-        js_str(env, &p.token_id)?,
+        js_str(env, p.token_id())?,
         ptr::null_mut(),
     ];
-    ok(unsafe { sys::napi_create_double(env, p.expires_at.as_millis() as f64, &mut values[2]) })?;
+    ok(unsafe { sys::napi_create_double(env, p.expires_at().as_millis() as f64, &mut values[2]) })?;
     let mut obj = ptr::null_mut();
     // An arrow function ignores its receiver: the factory itself stands in for it.
     ok(unsafe {

@@ -216,12 +216,12 @@ pub struct Principal {
 impl From<core::Principal> for Principal {
     fn from(p: core::Principal) -> Self {
         Principal {
-            key_id: p.key_id,
-            key_name: p.key_name,
-            org: p.org,
-            scope: p.scope,
-            token_id: p.token_id,
-            expires_at: JsDate(p.expires_at),
+            key_id: p.key_id().to_owned(),
+            key_name: p.key_name().to_owned(),
+            org: p.org().to_owned(),
+            scope: p.scope().map(str::to_owned).collect(),
+            token_id: p.token_id().to_owned(),
+            expires_at: JsDate(p.expires_at()),
         }
     }
 }

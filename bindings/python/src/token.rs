@@ -56,38 +56,43 @@ impl Principal {
     /// The key id (the token's subject).
     #[getter]
     fn key_id(&self) -> &str {
-        &self.0.key_id
+        self.0.key_id()
     }
     /// The key's current name.
     #[getter]
     fn key_name(&self) -> &str {
-        &self.0.key_name
+        self.0.key_name()
     }
     /// The key's organization: check it in multi-tenant routers.
     #[getter]
     fn org(&self) -> &str {
-        &self.0.org
+        self.0.org()
     }
     /// The token's grants, as a list.
     #[getter]
-    fn scope(&self) -> Vec<String> {
-        self.0.scope.clone()
+    fn scope(&self) -> Vec<&str> {
+        self.0.scope().collect()
     }
     /// The token id (`jti`).
     #[getter]
     fn token_id(&self) -> &str {
-        &self.0.token_id
+        self.0.token_id()
     }
     /// When the token expires (UTC).
     #[getter]
     fn expires_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_datetime(py, self.0.expires_at)
+        to_datetime(py, self.0.expires_at())
     }
     fn __repr__(&self) -> String {
         let p = &self.0;
         format!(
             "Principal(key_id={:?}, key_name={:?}, org={:?}, scope={:?}, token_id={:?}, expires_at='{}')",
-            p.key_id, p.key_name, p.org, p.scope, p.token_id, p.expires_at
+            p.key_id(),
+            p.key_name(),
+            p.org(),
+            p.scope().collect::<Vec<_>>(),
+            p.token_id(),
+            p.expires_at()
         )
     }
 }
