@@ -3,7 +3,9 @@
 
 use crate::authz::KeyAuth;
 use crate::error::{Error, ErrorKind, Result};
-use crate::grant::{Permission, intersect_scope_into, list_covers, split_target};
+use crate::grant::{
+    Permission, held_scope_covers, intersect_scope_into, list_covers, split_target,
+};
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
@@ -190,23 +192,7 @@ impl KeyStore {
                     "the client address is outside the key's networks",
                 ));
             }
-            if let Some(t) = target
-                && (!list_covers(&claims.scope, t.scope, t.res, t.permission)
-                    || !key
-                        .grants
-                        .iter()
-                        .any(|g| g.covers_parts(t.scope, t.res, t.permission)))
-            {
-                return Err(Error::new(
-                    ErrorKind::InsufficientScope,
-                    format!(
-                        "the token does not allow {} on {}",
-                        t.permission, t.resource
-                    ),
-                )
-                .with_required_scope(format!("{}:{}", t.resource, t.permission)));
-            }
-            let expires_at = Timestamp::from_unix_seconds(claims.exp, "exp")?;
+            let expires_at = || Timestamp::from_unix_seconds(claims.exp, "exp");
             let mut p = PrincipalBuilder::new(
                 &claims.sub,
                 &key.name,
@@ -214,7 +200,43 @@ impl KeyStore {
                 &claims.jti,
                 claims.scope.len() + 1,
             );
-            // What the token allows now: its scope within the key's current grants.
+            let insufficient = |t: &Target<'_>| {
+                Error::new(
+                    ErrorKind::InsufficientScope,
+                    format!(
+                        "the token does not allow {} on {}",
+                        t.permission, t.resource
+                    ),
+                )
+                .with_required_scope(format!("{}:{}", t.resource, t.permission))
+            };
+            // 11. The scope: in one pass when the key holds each of the token's grants
+            // as written (the usual case), else in general. Either way the Principal's
+            // scope is what the token allows now: its scope within the key's current
+            // grants.
+            if let Some(t) = target {
+                match held_scope_covers(
+                    &claims.scope,
+                    &key.grants,
+                    &key.grant_texts,
+                    key.grants_cover_free,
+                    (t.scope, t.res, t.permission),
+                    &mut p,
+                ) {
+                    Some(true) => return Ok(p.finish(expires_at()?)),
+                    Some(false) => return Err(insufficient(t)),
+                    None => {
+                        if !list_covers(&claims.scope, t.scope, t.res, t.permission)
+                            || !key
+                                .grants
+                                .iter()
+                                .any(|g| g.covers_parts(t.scope, t.res, t.permission))
+                        {
+                            return Err(insufficient(t));
+                        }
+                    }
+                }
+            }
             intersect_scope_into(
                 &claims.scope,
                 &key.grants,
@@ -222,7 +244,7 @@ impl KeyStore {
                 key.grants_cover_free,
                 &mut p,
             );
-            Ok(p.finish(expires_at))
+            Ok(p.finish(expires_at()?))
         };
         let principal = if may_wait {
             shared

@@ -166,7 +166,7 @@ impl fmt::Display for Grant {
 /// `s` split at its first `b` (an ASCII byte), without it: what `split_once` gives,
 /// by a plain loop (the texts split on every authorization are a few dozen bytes,
 /// shorter than the general search's set-up).
-fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+pub(crate) fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
     debug_assert!(b.is_ascii());
     let i = s.bytes().position(|c| c == b)?;
     Some((&s[..i], &s[i + 1..]))
@@ -291,6 +291,40 @@ impl ScopeOut for Vec<String> {
     fn clear(&mut self) {
         Vec::clear(self);
     }
+}
+
+/// The scope step of an authorization for a key whose grants are cover-free, in one
+/// pass over the token's grants: each is looked up among the key's grants by its text
+/// (so nothing is parsed). When every one is found, the token's scope stands as
+/// written: it is written to `out` (each grant once) and the answer is whether one of
+/// them allows `needed` on (`scope`, `resource`) — which is then what
+/// [`list_covers`] and the key's grants together answer, as each grant found is one
+/// of the key's. `None` (and `out` cleared) when a grant is not among the key's, or the
+/// key is not cover-free: the caller takes the general path.
+pub(crate) fn held_scope_covers(
+    list: &str,
+    grants: &[Grant],
+    grant_texts: &[String],
+    cover_free: bool,
+    target: (&str, Option<&str>, Permission),
+    out: &mut impl ScopeOut,
+) -> Option<bool> {
+    if !cover_free {
+        return None;
+    }
+    let (scope, resource, needed) = target;
+    let mut allowed = false;
+    for t in words(list).filter(|t| !t.is_empty()) {
+        let Some(i) = grant_texts.iter().position(|g| g == t) else {
+            out.clear();
+            return None;
+        };
+        allowed |= grants[i].covers_parts(scope, resource, needed);
+        if !out.has(t) {
+            out.push(t);
+        }
+    }
+    Some(allowed)
 }
 
 /// [`intersect_scope_with`], written to `out`.
@@ -498,7 +532,7 @@ mod tests {
             "reports:write",
             "admin.users:read",
         ];
-        let mut checked = 0;
+        let (mut checked, mut held_answers) = (0, 0);
         // Every key of up to three grants from the pool, every token of up to three.
         let sets: Vec<Vec<&str>> = (0u32..(1 << pool.len()))
             .filter(|m| m.count_ones() <= 3 && *m != 0)
@@ -521,10 +555,43 @@ mod tests {
                 let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
                 let fastest = intersect_scope_with(&list, &grants, &texts, cover_free(&grants));
                 assert_eq!(fastest, slow, "token {list:?}, key {key:?}");
+                // The one-pass scope step: where it answers, the same answer and
+                // scope as the two coverage checks and the intersection.
+                for target in [
+                    "deployments",
+                    "deployments.networks",
+                    "reports",
+                    "admin.users",
+                    "x",
+                ] {
+                    let (scope, res) = split_target(target).unwrap();
+                    for needed in [Permission::Read, Permission::Write] {
+                        let general = list_covers(&list, scope, res, needed)
+                            && grants.iter().any(|g| g.covers_parts(scope, res, needed));
+                        let mut out = Vec::new();
+                        let held = held_scope_covers(
+                            &list,
+                            &grants,
+                            &texts,
+                            cover_free(&grants),
+                            (scope, res, needed),
+                            &mut out,
+                        );
+                        match held {
+                            Some(allowed) => {
+                                assert_eq!(allowed, general, "{list:?} {key:?} {target} {needed}");
+                                assert_eq!(out, slow, "{list:?} {key:?}");
+                                held_answers += 1;
+                            }
+                            None => assert!(out.is_empty()),
+                        }
+                    }
+                }
                 checked += 1;
             }
         }
         assert!(checked > 5_000, "{checked}");
+        assert!(held_answers > 1_000, "{held_answers}");
     }
 
     fn t(s: &str) -> Target {

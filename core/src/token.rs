@@ -478,7 +478,7 @@ impl<'a> Iterator for Scope<'a> {
             return None;
         }
         self.left -= 1;
-        let (grant, rest) = self.rest.split_once(' ')?;
+        let (grant, rest) = crate::grant::split_once_byte(self.rest, b' ')?;
         self.rest = rest;
         Some(grant)
     }
