@@ -1,15 +1,17 @@
-//! The hot path of `authorize`: arguments read into stack buffers and the result
-//! object built with property names interned once per thread, through raw N-API
-//! calls. Everything else in this binding goes through napi-rs conversions; this is
-//! the one call where their allocations and name lookups cost more than the checks.
+//! The hot path of `authorize`, in two halves. The JavaScript half (made once per
+//! env from [`SETUP_JS`]) reads the options and builds the Principal object; the
+//! native half ([`authorize_raw`]) reads the arguments into stack buffers through raw
+//! N-API calls, runs the core and answers with the token id, the rest of its answer
+//! written to a small `Float64Array` the two halves share. Nothing calls from native
+//! code into JavaScript on this path (the dearest N-API call there is), and
+//! everything else in this binding goes through napi-rs conversions.
 //!
-//! `KeyStore.prototype.authorize` is replaced at load ([`install`]) by a function
-//! of this module's own: napi-rs' glue for a `&self` method records every call in a
-//! process-wide borrow table behind a mutex (a lock shared by every worker thread,
-//! and about a tenth of the call). This binding's `KeyStore` has no `&mut self`
-//! method, so no such borrow can conflict; the receiver is still unwrapped through
-//! napi-rs' checked conversion (its class type tag), so another object in its place
-//! is refused, never cast.
+//! `KeyStore.prototype.authorize` is replaced at load ([`install`]) by the
+//! JavaScript half: napi-rs' glue for a `&self` method records every call in a
+//! process-wide borrow table behind a mutex (a lock shared by every worker thread).
+//! This binding's `KeyStore` has no `&mut self` method, so no such borrow can
+//! conflict; the store is still unwrapped through napi-rs' checked conversion (its
+//! class type tag), so another object in its place is refused, never cast.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -21,33 +23,32 @@ use napi::{JsValue, sys};
 
 use crate::convert::date;
 
-/// A factory whose object literal gives every Principal the same hidden class (V8
-/// builds it without map transitions), and the option names read (interned: string
-/// literals of a script are internalized by V8).
+/// The JavaScript side of `authorize`, made once per env: given the native function
+/// (`raw`), the kept key parts (`slots`, see [`key_parts`]) and a two-number array
+/// the native side writes (`out`: the key-parts slot and the expiry in
+/// milliseconds), it makes the method put on `KeyStore.prototype`.
 ///
-/// The factory takes the key's part of a Principal as one array (`[keyId, keyName,
-/// org, ...scope]`, kept between calls: see [`key_parts`]) and copies the scope out
-/// of it, so no caller is handed the kept array; `parts` makes such an array, frozen
-/// (so that even code that reaches it, through a patched `Array.prototype.slice`,
+/// The method reads the options in JavaScript (where V8 inlines the property reads),
+/// calls `raw` as a plain function (the store as its first argument, so a patched
+/// `Function.prototype.call` changes nothing), and builds the Principal from one
+/// object literal (so every Principal has the same hidden class) — the native side
+/// never calls into JavaScript, the dearest N-API call there is. The scope is copied
+/// out of the kept array, so no caller holds it; `parts` makes such an array, frozen
+/// (so that even code that reaches one, through a patched `Array.prototype.slice`,
 /// cannot change what later Principals say).
-const SETUP_JS: &str = "[(p, tokenId, expires) => \
-     ({ keyId: p[0], keyName: p[1], org: p[2], scope: p.slice(3), tokenId, \
-     expiresAt: new Date(expires) }), \
-     ['clientIp', 'now'], (...a) => Object.freeze(a)]";
+const SETUP_JS: &str = "[(raw, slots, out) => function authorize(token, resource, permission, options) {      let clientIp, now;      if (options !== null && typeof options === 'object') { clientIp = options.clientIp; now = options.now; }      const tokenId = raw(this, token, resource, permission, clientIp, now);      const p = slots[out[0]];      return { keyId: p[0], keyName: p[1], org: p[2], scope: p.slice(3), tokenId,      expiresAt: new Date(out[1]) }; },      (...a) => Object.freeze(a)]";
 
-/// References to the factory, the array of option names and the parts maker, for
-/// one env.
+/// What the native side of `authorize` keeps for one env (each JavaScript value held
+/// through a reference: functions and arrays are objects, so any N-API version can
+/// refer to them).
 struct Interned {
-    env: usize,
-    factory: sys::napi_ref,
-    names: sys::napi_ref,
+    /// The parts maker.
     parts: sys::napi_ref,
-}
-
-thread_local! {
-    /// The factory and the names, per env, each held through a reference (a function
-    /// and an array are objects, so any N-API version can refer to them).
-    static INTERNED: RefCell<Option<Interned>> = const { RefCell::new(None) };
+    /// The array of kept key parts, by slot.
+    slots: sys::napi_ref,
+    /// The data of the `Float64Array` the native side answers through (alive while
+    /// the env is: the method's closure and a reference hold it).
+    out: *mut f64,
 }
 
 fn ok(status: sys::napi_status) -> Result<()> {
@@ -67,52 +68,79 @@ fn reference_value(env: sys::napi_env, r: sys::napi_ref) -> Result<sys::napi_val
     Ok(v)
 }
 
-/// Runs `f` with `env`'s interned values, made on first use.
-fn interned<T>(env: sys::napi_env, f: impl FnOnce(&Interned) -> Result<T>) -> Result<T> {
-    INTERNED.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|i| i.env != env as usize) {
-            let mut script = ptr::null_mut();
-            ok(unsafe {
-                sys::napi_create_string_utf8(
-                    env,
-                    SETUP_JS.as_ptr().cast(),
-                    SETUP_JS.len() as isize,
-                    &mut script,
-                )
-            })?;
-            let mut array = ptr::null_mut();
-            ok(unsafe { sys::napi_run_script(env, script, &mut array) })?;
-            let mut refs = [ptr::null_mut(); 3];
-            for (i, r) in refs.iter_mut().enumerate() {
-                let mut v = ptr::null_mut();
-                ok(unsafe { sys::napi_get_element(env, array, i as u32, &mut v) })?;
-                ok(unsafe { sys::napi_create_reference(env, v, 1, r) })?;
-            }
-            *cell = Some(Interned {
-                env: env as usize,
-                factory: refs[0],
-                names: refs[1],
-                parts: refs[2],
-            });
-        }
-        f(cell.as_ref().expect("set above"))
-    })
-}
-
-/// The Principal factory for `env`: one N-API call once it exists.
-fn factory(env: sys::napi_env) -> Result<sys::napi_value> {
-    interned(env, |i| reference_value(env, i.factory))
-}
-
-/// The interned option names `clientIp` and `now`, read only when options are given.
-fn option_names(env: sys::napi_env) -> Result<[sys::napi_value; 2]> {
-    let names = interned(env, |i| reference_value(env, i.names))?;
-    let mut out = [ptr::null_mut(); 2];
-    for (i, slot) in out.iter_mut().enumerate() {
-        ok(unsafe { sys::napi_get_element(env, names, i as u32, slot) })?;
+/// Makes `env`'s interned values, the native function over them and the `authorize`
+/// method around it.
+fn set_up(env: sys::napi_env) -> Result<sys::napi_value> {
+    let mut script = ptr::null_mut();
+    ok(unsafe {
+        sys::napi_create_string_utf8(
+            env,
+            SETUP_JS.as_ptr().cast(),
+            SETUP_JS.len() as isize,
+            &mut script,
+        )
+    })?;
+    let mut made = ptr::null_mut();
+    ok(unsafe { sys::napi_run_script(env, script, &mut made) })?;
+    let (mut method_maker, mut parts) = (ptr::null_mut(), ptr::null_mut());
+    ok(unsafe { sys::napi_get_element(env, made, 0, &mut method_maker) })?;
+    ok(unsafe { sys::napi_get_element(env, made, 1, &mut parts) })?;
+    let mut slots = ptr::null_mut();
+    ok(unsafe { sys::napi_create_array_with_length(env, KEY_PART_SLOTS, &mut slots) })?;
+    let (mut buffer, mut data) = (ptr::null_mut(), ptr::null_mut());
+    ok(unsafe { sys::napi_create_arraybuffer(env, 16, &mut data, &mut buffer) })?;
+    let mut out = ptr::null_mut();
+    ok(unsafe {
+        sys::napi_create_typedarray(
+            env,
+            sys::TypedarrayType::float64_array,
+            2,
+            buffer,
+            0,
+            &mut out,
+        )
+    })?;
+    let mut refs = [ptr::null_mut(); 3];
+    for (r, v) in refs.iter_mut().zip([parts, slots, out]) {
+        ok(unsafe { sys::napi_create_reference(env, v, 1, r) })?;
     }
-    Ok(out)
+    // The native function finds its env's values through its data pointer; they are
+    // freed when the env is torn down (the references go with the env).
+    let interned = Box::into_raw(Box::new(Interned {
+        parts: refs[0],
+        slots: refs[1],
+        out: data.cast(),
+    }));
+    ok(unsafe { sys::napi_add_env_cleanup_hook(env, Some(free_interned), interned.cast()) })?;
+    let mut raw = ptr::null_mut();
+    ok(unsafe {
+        sys::napi_create_function(
+            env,
+            c"authorize".as_ptr(),
+            "authorize".len() as isize,
+            Some(authorize_raw),
+            interned.cast(),
+            &mut raw,
+        )
+    })?;
+    let mut method = ptr::null_mut();
+    let args = [raw, slots, out];
+    ok(unsafe {
+        sys::napi_call_function(
+            env,
+            method_maker,
+            method_maker,
+            args.len(),
+            args.as_ptr(),
+            &mut method,
+        )
+    })?;
+    Ok(method)
+}
+
+unsafe extern "C" fn free_interned(data: *mut std::ffi::c_void) {
+    // SAFETY: `data` is the box `set_up` leaked for this env, freed only here.
+    drop(unsafe { Box::from_raw(data.cast::<Interned>()) });
 }
 
 fn type_of(env: sys::napi_env, v: sys::napi_value) -> i32 {
@@ -221,99 +249,100 @@ fn copy_token<const N: usize>(
     Ok(unsafe { buf.written(len) })
 }
 
-/// Runs `authorize` on raw arguments and builds the Principal object.
-pub fn authorize(
-    env: &Env,
+/// The arguments of `authorize`, as JavaScript values: `client_ip` and `now` are the
+/// options' members (absent: `undefined`).
+pub struct Args<'a> {
+    pub token: Unknown<'a>,
+    pub resource: Unknown<'a>,
+    pub permission: Unknown<'a>,
+    pub client_ip: Unknown<'a>,
+    pub now: Unknown<'a>,
+}
+
+/// `undefined`.
+pub fn undefined(env: sys::napi_env) -> Unknown<'static> {
+    let mut v = ptr::null_mut();
+    unsafe { sys::napi_get_undefined(env, &mut v) };
+    unsafe { Unknown::from_raw_unchecked(env, v) }
+}
+
+/// Member `name` of `options` when that is an object, else `undefined`.
+pub fn option(
+    env: sys::napi_env,
+    options: Option<&Unknown<'_>>,
+    name: &std::ffi::CStr,
+) -> Unknown<'static> {
+    match options.filter(|o| type_of(env, o.raw()) == sys::ValueType::napi_object) {
+        Some(o) => {
+            let mut v = ptr::null_mut();
+            if unsafe { sys::napi_get_named_property(env, o.raw(), name.as_ptr(), &mut v) }
+                != sys::Status::napi_ok
+            {
+                return undefined(env);
+            }
+            unsafe { Unknown::from_raw_unchecked(env, v) }
+        }
+        None => undefined(env),
+    }
+}
+
+/// Reads the arguments into stack buffers and runs the core's `authorize`.
+pub fn run(
+    raw: sys::napi_env,
     store: &keyscope_core::KeyStore,
-    token: Unknown<'_>,
-    resource: Unknown<'_>,
-    permission: Option<Unknown<'_>>,
-    options: Option<Unknown<'_>>,
-) -> Result<Unknown<'static>> {
-    let raw = env.raw();
-    let factory = factory(raw)?;
+    args: &Args<'_>,
+) -> CoreResult<Principal> {
     let mut token_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES + 2 }>::new();
     let mut resource_buf = Scratch::<160>::new();
     let mut perm_buf = Scratch::<16>::new();
     let mut ip_buf = Scratch::<64>::new();
-    let run = |token_buf: &mut Scratch<{ keyscope_core::token::MAX_TOKEN_BYTES + 2 }>,
-               resource_buf: &mut Scratch<160>,
-               perm_buf: &mut Scratch<16>,
-               ip_buf: &mut Scratch<64>|
-     -> CoreResult<Principal> {
-        // A view's copy goes to a buffer of its own (the string read borrows the other).
-        let mut view_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES }>::new();
-        let token = match read_str(raw, token.raw(), token_buf) {
-            Read::Str(t) => t,
-            Read::TooLong => {
-                return Err(Error::new(
-                    ErrorKind::InvalidToken,
-                    format!(
-                        "the token is longer than {} bytes",
-                        keyscope_core::token::MAX_TOKEN_BYTES
-                    ),
-                ));
-            }
-            Read::NotString => {
-                let mut is_buffer = false;
-                unsafe { sys::napi_is_buffer(raw, token.raw(), &mut is_buffer) };
-                if !is_buffer {
-                    return Err(Error::invalid("token", "must be a string or a Buffer"));
-                }
-                let (mut data, mut len) = (ptr::null_mut(), 0usize);
-                let status =
-                    unsafe { sys::napi_get_buffer_info(raw, token.raw(), &mut data, &mut len) };
-                if status != sys::Status::napi_ok {
-                    return Err(Error::invalid("token", "must be a string or a Buffer"));
-                }
-                // The view's memory is the caller's, and may be shared with another
-                // thread (a SharedArrayBuffer written by a worker): it is copied once,
-                // here, and only the copy is validated, verified, decoded and cached.
-                let copied = copy_token(data as *const u8, len, &mut view_buf)?;
-                std::str::from_utf8(copied)
-                    .map_err(|_| Error::new(ErrorKind::InvalidToken, "the token is not UTF-8"))?
-            }
-        };
-        let resource = arg_str(raw, Some(&resource), resource_buf, "resource")?
-            .ok_or_else(|| Error::invalid("resource", "is required"))?;
-        let permission = match arg_str(raw, permission.as_ref(), perm_buf, "permission")? {
-            None => Permission::Read,
-            Some(p) => p.parse::<Permission>()?,
-        };
-        let (mut client_ip, mut now) = (None, None);
-        if let Some(o) = options
-            .as_ref()
-            .filter(|o| type_of(raw, o.raw()) == sys::ValueType::napi_object)
-        {
-            let names = option_names(raw).map_err(|e| Error::storage(e.reason))?;
-            let mut v = ptr::null_mut();
-            unsafe { sys::napi_get_property(raw, o.raw(), names[0], &mut v) };
-            client_ip = arg_str(
-                raw,
-                Some(&unsafe { Unknown::from_raw_unchecked(raw, v) }),
-                ip_buf,
-                "clientIp",
-            )?;
-            let mut n = ptr::null_mut();
-            unsafe { sys::napi_get_property(raw, o.raw(), names[1], &mut n) };
-            let n = unsafe { Unknown::from_raw_unchecked(raw, n) };
-            if !matches!(
-                type_of(raw, n.raw()),
-                sys::ValueType::napi_undefined | sys::ValueType::napi_null
-            ) {
-                now = Some(date(&n, "now")?);
-            }
+    let token_buf = &mut token_buf;
+    let token = &args.token;
+    // A view's copy goes to a buffer of its own (the string read borrows the other).
+    let mut view_buf = Scratch::<{ keyscope_core::token::MAX_TOKEN_BYTES }>::new();
+    let token = match read_str(raw, token.raw(), token_buf) {
+        Read::Str(t) => t,
+        Read::TooLong => {
+            return Err(Error::new(
+                ErrorKind::InvalidToken,
+                format!(
+                    "the token is longer than {} bytes",
+                    keyscope_core::token::MAX_TOKEN_BYTES
+                ),
+            ));
         }
-        store.authorize(token, resource, permission, client_ip, now)
+        Read::NotString => {
+            let mut is_buffer = false;
+            unsafe { sys::napi_is_buffer(raw, token.raw(), &mut is_buffer) };
+            if !is_buffer {
+                return Err(Error::invalid("token", "must be a string or a Buffer"));
+            }
+            let (mut data, mut len) = (ptr::null_mut(), 0usize);
+            let status =
+                unsafe { sys::napi_get_buffer_info(raw, token.raw(), &mut data, &mut len) };
+            if status != sys::Status::napi_ok {
+                return Err(Error::invalid("token", "must be a string or a Buffer"));
+            }
+            // The view's memory is the caller's, and may be shared with another
+            // thread (a SharedArrayBuffer written by a worker): it is copied once,
+            // here, and only the copy is validated, verified, decoded and cached.
+            let copied = copy_token(data as *const u8, len, &mut view_buf)?;
+            std::str::from_utf8(copied)
+                .map_err(|_| Error::new(ErrorKind::InvalidToken, "the token is not UTF-8"))?
+        }
     };
-    let p = run(
-        &mut token_buf,
-        &mut resource_buf,
-        &mut perm_buf,
-        &mut ip_buf,
-    )
-    .map_err(|e| crate::errors::to_js(env, &e))?;
-    principal(raw, factory, &p)
+    let resource = arg_str(raw, Some(&args.resource), &mut resource_buf, "resource")?
+        .ok_or_else(|| Error::invalid("resource", "is required"))?;
+    let permission = match arg_str(raw, Some(&args.permission), &mut perm_buf, "permission")? {
+        None => Permission::Read,
+        Some(p) => p.parse::<Permission>()?,
+    };
+    let client_ip = arg_str(raw, Some(&args.client_ip), &mut ip_buf, "clientIp")?;
+    let now = match type_of(raw, args.now.raw()) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        _ => Some(date(&args.now, "now")?),
+    };
+    store.authorize(token, resource, permission, client_ip, now)
 }
 
 fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
@@ -330,24 +359,23 @@ fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
     Ok(v)
 }
 
-/// The key's part of a Principal, as JavaScript values made for an earlier call.
+/// The key's part of a Principal, as JavaScript values made for an earlier call
+/// (held by the env's `slots` array).
 struct KeyParts {
     env: usize,
     key_id: String,
     key_name: String,
     org: String,
     scope: Vec<String>,
-    /// The array `[keyId, keyName, org, ...scope]`.
-    array: sys::napi_ref,
 }
 
-/// Slots of [`KEY_PARTS`], chosen by key id.
+/// Slots of [`KEY_PARTS`] (and of the JavaScript `slots` array), chosen by key id.
 const KEY_PART_SLOTS: usize = 64;
 
 thread_local! {
-    /// The key parts of recent Principals, per thread (so per env), by key id. An
-    /// entry is used only when every one of its strings equals the new Principal's:
-    /// a key renamed or narrowed since simply makes new ones.
+    /// What each slot of this thread's env's `slots` array holds, by key id. An entry
+    /// is used only when every one of its strings equals the new Principal's: a key
+    /// renamed or narrowed since simply makes new ones.
     static KEY_PARTS: RefCell<Vec<Option<KeyParts>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -359,16 +387,17 @@ fn slot_of(key_id: &str) -> usize {
     (h % KEY_PART_SLOTS as u64) as usize
 }
 
-/// `[keyId, keyName, org, ...scope]` for `p`: the kept array when its strings are
-/// `p`'s, else a new one (then kept in place of whatever held its slot).
-fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
+/// The slot of `slots` that holds `[keyId, keyName, org, ...scope]` for `p`: as it
+/// is when its strings are `p`'s, else after a new array is put there.
+fn key_parts(env: sys::napi_env, interned: &Interned, p: &Principal) -> Result<usize> {
     KEY_PARTS.with(|cell| {
-        let mut slots = cell.borrow_mut();
-        if slots.is_empty() {
-            slots.resize_with(KEY_PART_SLOTS, || None);
+        let mut kept = cell.borrow_mut();
+        if kept.is_empty() {
+            kept.resize_with(KEY_PART_SLOTS, || None);
         }
-        let slot = &mut slots[slot_of(p.key_id())];
-        if let Some(k) = slot.as_ref().filter(|k| {
+        let at = slot_of(p.key_id());
+        let slot = &mut kept[at];
+        if slot.as_ref().is_some_and(|k| {
             k.env == env as usize
                 && k.key_id == p.key_id()
                 && k.key_name == p.key_name()
@@ -376,7 +405,7 @@ fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
                 && k.scope.len() == p.scope().len()
                 && k.scope.iter().zip(p.scope()).all(|(a, b)| a == b)
         }) {
-            return reference_value(env, k.array);
+            return Ok(at);
         }
         let mut stack = [ptr::null_mut(); 16];
         let mut heap = Vec::new();
@@ -393,103 +422,82 @@ fn key_parts(env: sys::napi_env, p: &Principal) -> Result<sys::napi_value> {
         for (v, g) in values[3..].iter_mut().zip(p.scope()) {
             *v = js_str(env, g)?;
         }
-        let maker = interned(env, |i| reference_value(env, i.parts))?;
+        let maker = reference_value(env, interned.parts)?;
         let mut array = ptr::null_mut();
         ok(unsafe {
             sys::napi_call_function(env, maker, maker, values.len(), values.as_ptr(), &mut array)
         })?;
-        let mut r = ptr::null_mut();
-        ok(unsafe { sys::napi_create_reference(env, array, 1, &mut r) })?;
-        if let Some(old) = slot.take()
-            && old.env == env as usize
-        {
-            // (A reference of an env that is gone went with it.)
-            unsafe { sys::napi_delete_reference(env, old.array) };
-        }
+        let slots = reference_value(env, interned.slots)?;
+        ok(unsafe { sys::napi_set_element(env, slots, at as u32, array) })?;
         *slot = Some(KeyParts {
             env: env as usize,
             key_id: p.key_id().to_owned(),
             key_name: p.key_name().to_owned(),
             org: p.org().to_owned(),
             scope: p.scope().map(str::to_owned).collect(),
-            array: r,
         });
-        Ok(array)
+        Ok(at)
     })
 }
 
-fn principal(
-    env: sys::napi_env,
-    factory: sys::napi_value,
-    p: &Principal,
-) -> Result<Unknown<'static>> {
-    // The key's strings come as one kept array and the expiry as milliseconds (the
-    // factory makes the Date): four N-API calls when the key's parts are kept.
-    let mut values = [
-        key_parts(env, p)?,
-        js_str(env, p.token_id())?,
-        ptr::null_mut(),
-    ];
-    ok(unsafe { sys::napi_create_double(env, p.expires_at().as_millis() as f64, &mut values[2]) })?;
-    let mut obj = ptr::null_mut();
-    // An arrow function ignores its receiver: the factory itself stands in for it.
-    ok(unsafe {
-        sys::napi_call_function(
-            env,
-            factory,
-            factory,
-            values.len(),
-            values.as_ptr(),
-            &mut obj,
-        )
-    })?;
-    Ok(unsafe { Unknown::from_raw_unchecked(env, obj) })
-}
-
-/// `KeyStore.prototype.authorize` as a plain N-API function: the receiver unwrapped
-/// by napi-rs' checked conversion, then [`authorize`] (the `#[napi]` method of the
-/// same name declares the signature, and behaves the same).
-unsafe extern "C" fn authorize_method(
+/// The native half of `KeyStore.prototype.authorize`: `(store, token, resource,
+/// permission, clientIp, now)`. The store is unwrapped by napi-rs' checked conversion
+/// (its class type tag), so another object is refused, never cast. Answers with the
+/// token id, and writes the key-parts slot and the expiry (milliseconds) to the env's
+/// `out` array, which the JavaScript half reads at once.
+unsafe extern "C" fn authorize_raw(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let call = || -> Result<Unknown<'static>> {
-        let (mut argc, mut argv, mut this) = (4usize, [ptr::null_mut(); 4], ptr::null_mut());
+    let call = || -> Result<sys::napi_value> {
+        let (mut argc, mut argv, mut data) = (6usize, [ptr::null_mut(); 6], ptr::null_mut());
         ok(unsafe {
             sys::napi_get_cb_info(
                 env,
                 info,
                 &mut argc,
                 argv.as_mut_ptr(),
-                &mut this,
                 ptr::null_mut(),
+                &mut data,
             )
         })?;
-        // SAFETY: `this` is the call's receiver; the conversion checks its class.
-        let store = unsafe { ClassInstance::<crate::store::KeyStore>::from_napi_value(env, this) }
-            .map_err(|_| {
-                napi::Error::new(
-                    napi::Status::InvalidArg,
-                    "authorize must be called on a KeyStore",
-                )
-            })?;
+        // SAFETY: `data` is this env's `Interned` (set_up), alive until its teardown.
+        let interned = unsafe { &*data.cast::<Interned>() };
+        // SAFETY: the conversion checks the value's class before unwrapping it.
+        let store =
+            unsafe { ClassInstance::<crate::store::KeyStore>::from_napi_value(env, argv[0]) }
+                .map_err(|_| {
+                    napi::Error::new(
+                        napi::Status::InvalidArg,
+                        "authorize must be called on a KeyStore",
+                    )
+                })?;
         // N-API fills the slots past `argc` with `undefined`, which every argument
         // reads as absent.
-        let [token, resource, permission, options] =
+        let [_, token, resource, permission, client_ip, now] =
             argv.map(|v| unsafe { Unknown::from_raw_unchecked(env, v) });
-        let env = Env::from_raw(env);
-        let handle = crate::errors::OrThrow::or_throw(store.live(), &env)?;
-        authorize(
-            &env,
-            handle,
+        let js_env = Env::from_raw(env);
+        let handle = crate::errors::OrThrow::or_throw(store.live(), &js_env)?;
+        let args = Args {
             token,
             resource,
-            Some(permission),
-            Some(options),
-        )
+            permission,
+            client_ip,
+            now,
+        };
+        let p = run(env, handle, &args).map_err(|e| crate::errors::to_js(&js_env, &e))?;
+        let slot = key_parts(env, interned, &p)?;
+        let token_id = js_str(env, p.token_id())?;
+        // SAFETY: `out` is the data of a live two-element Float64Array, and nothing
+        // else runs on this thread between this write and the caller's read.
+        unsafe {
+            *interned.out = slot as f64;
+            *interned.out.add(1) = p.expires_at().as_millis() as f64;
+        }
+        Ok(token_id)
     };
     match call() {
-        Ok(v) => v.raw(),
+        Ok(v) => v,
         Err(e) => {
             unsafe { JsError::from(e).throw_into(env) };
             ptr::null_mut()
@@ -497,24 +505,14 @@ unsafe extern "C" fn authorize_method(
     }
 }
 
-/// Puts [`authorize_method`] in place of the `#[napi]` method on
-/// `KeyStore.prototype`, when the module loads. A failure fails the load.
+/// Puts the `authorize` method made by [`set_up`] in place of the `#[napi]` method
+/// on `KeyStore.prototype`, when the module loads. A failure fails the load.
 pub fn install(env: sys::napi_env, exports: sys::napi_value) -> Result<()> {
     let mut class = ptr::null_mut();
     ok(unsafe { sys::napi_get_named_property(env, exports, c"KeyStore".as_ptr(), &mut class) })?;
     let mut proto = ptr::null_mut();
     ok(unsafe { sys::napi_get_named_property(env, class, c"prototype".as_ptr(), &mut proto) })?;
-    let mut f = ptr::null_mut();
-    ok(unsafe {
-        sys::napi_create_function(
-            env,
-            c"authorize".as_ptr(),
-            "authorize".len() as isize,
-            Some(authorize_method),
-            ptr::null_mut(),
-            &mut f,
-        )
-    })?;
+    let f = set_up(env)?;
     let property = sys::napi_property_descriptor {
         utf8name: c"authorize".as_ptr(),
         name: ptr::null_mut(),
