@@ -33,10 +33,23 @@ use crate::convert::date;
 /// `Function.prototype.call` changes nothing), and builds the Principal from one
 /// object literal (so every Principal has the same hidden class) — the native side
 /// never calls into JavaScript, the dearest N-API call there is. The scope is copied
-/// out of the kept array, so no caller holds it; `parts` makes such an array, frozen
-/// (so that even code that reaches one, through a patched `Array.prototype.slice`,
-/// cannot change what later Principals say).
-const SETUP_JS: &str = "[(raw, slots, out) => function authorize(token, resource, permission, options) {      let clientIp, now;      if (options !== null && typeof options === 'object') { clientIp = options.clientIp; now = options.now; }      const tokenId = raw(this, token, resource, permission, clientIp, now);      const p = slots[out[0]];      return { keyId: p[0], keyName: p[1], org: p[2], scope: p.slice(3), tokenId,      expiresAt: new Date(out[1]) }; },      (...a) => Object.freeze(a)]";
+/// out of the kept array by index, with no method call (a patched
+/// `Array.prototype.slice` or `push` never sees the kept array), so no caller can
+/// reach, and change, what later Principals say; `parts` makes such an array.
+const SETUP_JS: &str = concat!(
+    "[(raw, slots, out) => function authorize(token, resource, permission, options) {",
+    "  let clientIp, now;",
+    "  if (options !== null && typeof options === 'object') {",
+    "    clientIp = options.clientIp; now = options.now;",
+    "  }",
+    "  const tokenId = raw(this, token, resource, permission, clientIp, now);",
+    "  const p = slots[out[0] | 0];",
+    "  const scope = new Array(p.length - 3);",
+    "  for (let i = 3; i < p.length; i++) scope[i - 3] = p[i];",
+    "  return { keyId: p[0], keyName: p[1], org: p[2], scope, tokenId,",
+    "    expiresAt: new Date(out[1]) };",
+    "}, (...a) => a]"
+);
 
 /// What the native side of `authorize` keeps for one env (each JavaScript value held
 /// through a reference: functions and arrays are objects, so any N-API version can
@@ -49,6 +62,8 @@ struct Interned {
     /// The data of the `Float64Array` the native side answers through (alive while
     /// the env is: the method's closure and a reference hold it).
     out: *mut f64,
+    /// What each slot of `slots` holds (see [`key_parts`]).
+    kept: RefCell<Vec<Option<KeyParts>>>,
 }
 
 fn ok(status: sys::napi_status) -> Result<()> {
@@ -110,6 +125,7 @@ fn set_up(env: sys::napi_env) -> Result<sys::napi_value> {
         parts: refs[0],
         slots: refs[1],
         out: data.cast(),
+        kept: RefCell::new((0..KEY_PART_SLOTS).map(|_| None).collect()),
     }));
     ok(unsafe { sys::napi_add_env_cleanup_hook(env, Some(free_interned), interned.cast()) })?;
     let mut raw = ptr::null_mut();
@@ -362,22 +378,16 @@ fn js_str(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
 /// The key's part of a Principal, as JavaScript values made for an earlier call
 /// (held by the env's `slots` array).
 struct KeyParts {
-    env: usize,
     key_id: String,
     key_name: String,
     org: String,
     scope: Vec<String>,
 }
 
-/// Slots of [`KEY_PARTS`] (and of the JavaScript `slots` array), chosen by key id.
+/// Slots of the JavaScript `slots` array (and of [`Interned::kept`]), chosen by key
+/// id. An entry is used only when every one of its strings equals the new
+/// Principal's: a key renamed or narrowed since simply makes new ones.
 const KEY_PART_SLOTS: usize = 64;
-
-thread_local! {
-    /// What each slot of this thread's env's `slots` array holds, by key id. An entry
-    /// is used only when every one of its strings equals the new Principal's: a key
-    /// renamed or narrowed since simply makes new ones.
-    static KEY_PARTS: RefCell<Vec<Option<KeyParts>>> = const { RefCell::new(Vec::new()) };
-}
 
 fn slot_of(key_id: &str) -> usize {
     // FNV-1a: key ids are random, any spread will do.
@@ -390,16 +400,16 @@ fn slot_of(key_id: &str) -> usize {
 /// The slot of `slots` that holds `[keyId, keyName, org, ...scope]` for `p`: as it
 /// is when its strings are `p`'s, else after a new array is put there.
 fn key_parts(env: sys::napi_env, interned: &Interned, p: &Principal) -> Result<usize> {
-    KEY_PARTS.with(|cell| {
-        let mut kept = cell.borrow_mut();
-        if kept.is_empty() {
-            kept.resize_with(KEY_PART_SLOTS, || None);
-        }
+    {
+        // Only the parts maker (an arrow of our own) runs while this is held.
+        let mut kept = interned
+            .kept
+            .try_borrow_mut()
+            .map_err(|_| napi::Error::new(napi::Status::GenericFailure, "authorize re-entered"))?;
         let at = slot_of(p.key_id());
         let slot = &mut kept[at];
         if slot.as_ref().is_some_and(|k| {
-            k.env == env as usize
-                && k.key_id == p.key_id()
+            k.key_id == p.key_id()
                 && k.key_name == p.key_name()
                 && k.org == p.org()
                 && k.scope.len() == p.scope().len()
@@ -430,14 +440,13 @@ fn key_parts(env: sys::napi_env, interned: &Interned, p: &Principal) -> Result<u
         let slots = reference_value(env, interned.slots)?;
         ok(unsafe { sys::napi_set_element(env, slots, at as u32, array) })?;
         *slot = Some(KeyParts {
-            env: env as usize,
             key_id: p.key_id().to_owned(),
             key_name: p.key_name().to_owned(),
             org: p.org().to_owned(),
             scope: p.scope().map(str::to_owned).collect(),
         });
         Ok(at)
-    })
+    }
 }
 
 /// The native half of `KeyStore.prototype.authorize`: `(store, token, resource,
