@@ -223,7 +223,8 @@ typedef struct keyscope_key_params keyscope_key_params;
 typedef struct keyscope_options keyscope_options;
 
 /**
- * Who made an authorized request.
+ * Who made an authorized request: its strings NUL-terminated, one after another
+ * in one buffer (`key_id`, `key_name`, `org`, `token_id`, then each grant).
  */
 typedef struct keyscope_principal keyscope_principal;
 
