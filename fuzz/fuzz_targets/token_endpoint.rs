@@ -147,6 +147,6 @@ fuzz_target!(|data: &[u8]| {
                 )
             })
             .expect("an issued token authorizes");
-        assert_eq!(p.key_id, f.id);
+        assert_eq!(p.key_id(), f.id);
     }
 });
