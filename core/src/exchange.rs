@@ -4,10 +4,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use crate::hmac256::HmacSha256;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -94,7 +93,7 @@ fn wait_for(recent: &[i64], now: Timestamp, max: u32) -> Option<u64> {
 /// digest covers the credential generation, so a refresh or disable makes every
 /// earlier entry unreachable.
 pub(crate) struct VerifiedCache {
-    mac: Hmac<Sha256>,
+    mac: HmacSha256,
     seen: Mutex<HashSet<[u8; 32]>>,
 }
 
@@ -103,17 +102,17 @@ impl VerifiedCache {
         let mut k = Zeroizing::new([0u8; 32]);
         random_bytes(&mut k[..])?;
         Ok(VerifiedCache {
-            mac: <Hmac<Sha256> as KeyInit>::new_from_slice(&k[..]).expect("32-byte key"),
+            mac: HmacSha256::new(&k[..]),
             seen: Mutex::new(HashSet::new()),
         })
     }
 
     pub fn digest(&self, key_id: &str, generation: i64, secret: &Secret) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(key_id.as_bytes());
-        mac.update(&generation.to_be_bytes());
-        mac.update(secret.expose().as_bytes());
-        mac.finalize().into_bytes().into()
+        self.mac.mac_secret(&[
+            key_id.as_bytes(),
+            &generation.to_be_bytes(),
+            secret.expose().as_bytes(),
+        ])
     }
 
     pub fn contains(&self, d: &[u8; 32]) -> bool {

@@ -2,6 +2,7 @@
 //! EdDSA (Ed25519) and RS256 on AWS-LC (constant-time, maintained), and HS256 on the
 //! RustCrypto HMAC. Each key verifies only with its own algorithm.
 
+use crate::hmac256::HmacSha256;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
@@ -9,8 +10,6 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -203,8 +202,8 @@ fn public_jwk(
 
 /// What signs with a key.
 pub enum Signer {
-    /// A pre-keyed HMAC state, cloned per token.
-    Hs(Hmac<Sha256>),
+    /// The HMAC key's precomputed states.
+    Hs(HmacSha256),
     /// A P-256 private key.
     Es(Box<EcdsaKeyPair>),
     /// An Ed25519 private key.
@@ -218,10 +217,7 @@ impl Signer {
     pub fn load(alg: Alg, private: &[u8]) -> Result<Signer> {
         let bad = |what: &str| Error::storage(format!("the stored {alg} private key {what}"));
         Ok(match alg {
-            Alg::Hs256 => Signer::Hs(
-                <Hmac<Sha256> as KeyInit>::new_from_slice(private)
-                    .map_err(|_| bad("has an unusable length"))?,
-            ),
+            Alg::Hs256 => Signer::Hs(HmacSha256::new(private)),
             Alg::Es256 => Signer::Es(Box::new(
                 EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, private)
                     .map_err(|_| bad("is not a P-256 PKCS#8 key"))?,
@@ -239,11 +235,7 @@ impl Signer {
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         match self {
-            Signer::Hs(mac) => {
-                let mut mac = mac.clone();
-                mac.update(message);
-                Ok(mac.finalize().into_bytes().to_vec())
-            }
+            Signer::Hs(mac) => Ok(mac.mac(&[message]).to_vec()),
             Signer::Es(pair) => pair
                 .sign(&SystemRandom::new(), message)
                 .map(|s| s.as_ref().to_vec())
@@ -267,7 +259,7 @@ impl Signer {
 /// What verifies with a key: the HMAC state, or a parsed public key.
 pub enum Verifier {
     /// A pre-keyed HMAC state.
-    Hs(Hmac<Sha256>),
+    Hs(HmacSha256),
     /// A public key parsed once.
     Public(Box<ParsedPublicKey>),
 }
@@ -280,10 +272,7 @@ impl Verifier {
         let algorithm: &'static dyn signature::VerificationAlgorithm = match alg {
             Alg::Hs256 => {
                 let secret = secret.ok_or_else(|| bad("has no secret"))?;
-                return Ok(Verifier::Hs(
-                    <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-                        .map_err(|_| bad("has an unusable length"))?,
-                ));
+                return Ok(Verifier::Hs(HmacSha256::new(secret)));
             }
             Alg::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
             Alg::EdDsa => &signature::ED25519,
@@ -299,11 +288,7 @@ impl Verifier {
     /// constant time).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match self {
-            Verifier::Hs(mac) => {
-                let mut mac = mac.clone();
-                mac.update(message);
-                crate::ct::eq(&mac.finalize().into_bytes(), signature)
-            }
+            Verifier::Hs(mac) => crate::ct::eq(&mac.mac(&[message]), signature),
             Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
         }
     }

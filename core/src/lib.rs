@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod error;
 mod exchange;
 pub mod grant;
+mod hmac256;
 pub mod http;
 pub mod jose;
 pub mod key;
