@@ -123,8 +123,7 @@ pub fn decode<'b>(
     decode_payload(payload, buf)?;
     let buf: &'b [u8] = buf;
     Ok(match parse_claims(buf)? {
-        // The scan checked the text is UTF-8.
-        Parsed::Canonical(spans) => spans.claims(std::str::from_utf8(buf).unwrap_or("")),
+        Parsed::Canonical(spans, text) => spans.claims(text),
         Parsed::Other(claims) => claims,
     })
 }
@@ -190,10 +189,37 @@ pub(crate) fn decode_payload(payload: &str, out: &mut Vec<u8>) -> Result<()> {
         .map_err(|_| invalid("the token claims are not canonical base64url"))
 }
 
+/// The most bytes a token's claims decode to (its claims part is shorter than
+/// [`MAX_TOKEN_BYTES`], and four base64 characters carry three bytes).
+pub(crate) const MAX_CLAIMS_BYTES: usize = MAX_TOKEN_BYTES / 4 * 3;
+
+/// The decoded claims part, written to `scratch` (which need not be initialized, so
+/// a stack buffer costs no clearing): [`decode_payload`]'s checks, into memory the
+/// caller lends instead of a `Vec`.
+pub(crate) fn decode_payload_into<'s>(
+    payload: &str,
+    scratch: &'s mut [std::mem::MaybeUninit<u8>; MAX_CLAIMS_BYTES],
+) -> Result<&'s [u8]> {
+    // `verified_payload` refused a token over MAX_TOKEN_BYTES, so the claims fit.
+    if payload.len() >= MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "the token is longer than {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    base64_simd::URL_SAFE_NO_PAD
+        .decode(
+            payload.as_bytes(),
+            base64_simd::Out::from_uninit_slice(&mut scratch[..]),
+        )
+        .map(|d| &*d)
+        .map_err(|_| invalid("the token claims are not canonical base64url"))
+}
+
 /// The claims JSON, parsed.
 pub(crate) enum Parsed<'a> {
-    /// Exactly the text keyscope writes: where each string is, and the integers.
-    Canonical(Spans),
+    /// Exactly the text keyscope writes: where each string is, and the integers,
+    /// with the text itself (checked UTF-8 by the scan, once).
+    Canonical(Spans, &'a str),
     /// Anything else serde accepts (escapes, whitespace, another order, negative
     /// numbers…).
     Other(Claims<'a>),
@@ -238,8 +264,8 @@ impl Spans {
 /// anything else. The scan accepts only text that serde accepts with the same result
 /// (a strict subset), so what is accepted and refused is serde's alone.
 pub(crate) fn parse_claims(json: &[u8]) -> Result<Parsed<'_>> {
-    if let Some(spans) = scan_canonical(json) {
-        return Ok(Parsed::Canonical(spans));
+    if let Some((spans, text)) = scan_canonical(json) {
+        return Ok(Parsed::Canonical(spans, text));
     }
     serde_json::from_slice::<Claims<'_>>(json)
         .map(Parsed::Other)
@@ -249,8 +275,9 @@ pub(crate) fn parse_claims(json: &[u8]) -> Result<Parsed<'_>> {
 /// The canonical claims text, `{"iss":"…","aud":"…",…,"gen":N}` exactly as
 /// `serde_json::to_vec(&Claims)` writes it: members in order, no whitespace, strings
 /// of UTF-8 without escapes or control characters, integers `0` or `[1-9][0-9]{0,17}`
-/// (no sign, so no overflow). `None` for anything else.
-fn scan_canonical(json: &[u8]) -> Option<Spans> {
+/// (no sign, so no overflow). `None` for anything else; the text, as `str`, with the
+/// spans.
+fn scan_canonical(json: &[u8]) -> Option<(Spans, &str)> {
     struct Scan<'a> {
         json: &'a [u8],
         at: usize,
@@ -264,6 +291,7 @@ fn scan_canonical(json: &[u8]) -> Option<Spans> {
         }
         /// A string's contents up to its closing quote, which is consumed (their
         /// UTF-8 is checked at the end, with the whole text).
+        #[inline(always)]
         fn string(&mut self) -> Option<(u32, u32)> {
             let start = self.at;
             let rest = self.json.get(start..)?;
@@ -274,18 +302,24 @@ fn scan_canonical(json: &[u8]) -> Option<Spans> {
             self.at = start + len + 1;
             Some((start as u32, (start + len) as u32))
         }
+        /// Digits, in one pass: at most 18 (so no overflow), no leading zero.
+        #[inline(always)]
         fn int(&mut self) -> Option<i64> {
             let rest = self.json.get(self.at..)?;
-            let len = rest
-                .iter()
-                .position(|c| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if len == 0 || len > 18 || (len > 1 && rest[0] == b'0') {
+            let mut v = 0i64;
+            let mut len = 0;
+            for &c in rest.iter().take(18) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v * 10 + i64::from(d);
+                len += 1;
+            }
+            let more = rest.get(len).is_some_and(u8::is_ascii_digit);
+            if len == 0 || more || (len > 1 && rest[0] == b'0') {
                 return None;
             }
-            let v = rest[..len]
-                .iter()
-                .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
             self.at += len;
             Some(v)
         }
@@ -318,12 +352,19 @@ fn scan_canonical(json: &[u8]) -> Option<Spans> {
     s.lit(b"}")?;
     // Every byte outside the strings is ASCII, so the whole text is UTF-8 exactly
     // when each string is.
-    (s.at == json.len() && std::str::from_utf8(json).is_ok()).then_some(Spans {
-        strs,
-        iat,
-        exp,
-        r#gen,
-    })
+    if s.at != json.len() {
+        return None;
+    }
+    let text = std::str::from_utf8(json).ok()?;
+    Some((
+        Spans {
+            strs,
+            iat,
+            exp,
+            r#gen,
+        },
+        text,
+    ))
 }
 
 /// Where the first `"`, `\\` or control character (below 0x20) of `text` is: eight
@@ -850,11 +891,10 @@ mod tests {
     #[test]
     fn the_scan_reads_what_encode_writes_and_nothing_serde_would_read_otherwise() {
         let canonical = serde_json::to_vec(&claims()).unwrap();
-        let Some(Parsed::Canonical(spans)) = scan_canonical(&canonical).map(Parsed::Canonical)
-        else {
+        let Some((spans, text)) = scan_canonical(&canonical) else {
             panic!("the canonical text was not scanned");
         };
-        let text = std::str::from_utf8(&canonical).unwrap();
+        assert_eq!(text.as_bytes(), &canonical[..]);
         assert_eq!(spans.claims(text), claims());
         // Every single-byte change, insertion and deletion: where the scan accepts,
         // serde accepts the same claims.
@@ -894,9 +934,9 @@ mod tests {
         for v in &variants {
             let serde = serde_json::from_slice::<Claims<'_>>(v).ok();
             match scan_canonical(v) {
-                Some(spans) => {
+                Some((spans, text)) => {
                     scanned += 1;
-                    let text = std::str::from_utf8(v).expect("a scanned text is UTF-8");
+                    assert_eq!(text.as_bytes(), &v[..], "the scan gives back its text");
                     assert_eq!(
                         Some(spans.claims(text)),
                         serde,
@@ -908,9 +948,7 @@ mod tests {
             }
             // And parse_claims as a whole agrees with serde.
             match (parse_claims(v), serde) {
-                (Ok(Parsed::Canonical(sp)), Some(c)) => {
-                    assert_eq!(sp.claims(std::str::from_utf8(v).unwrap()), c)
-                }
+                (Ok(Parsed::Canonical(sp, text)), Some(c)) => assert_eq!(sp.claims(text), c),
                 (Ok(Parsed::Other(a)), Some(c)) => assert_eq!(a, c),
                 (Err(_), None) => {}
                 (got, want) => panic!(

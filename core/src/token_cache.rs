@@ -2,15 +2,18 @@
 //! requests skip the HMAC, base64 and JSON work. Every check of the token's claims
 //! and of the key's current state still runs on each request.
 
+use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwapOption, Guard};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::signing::SigningKeys;
-use crate::token::{Claims, Parsed, Spans, decode_payload, parse_claims, verified_payload};
+use crate::token::{
+    Claims, MAX_CLAIMS_BYTES, Parsed, Spans, decode_payload_into, parse_claims, verified_payload,
+};
 
 const SLOTS: usize = 4096;
 
@@ -31,20 +34,21 @@ impl VerifiedToken {
     /// exactly the bytes that verified, with their claims.
     pub fn decode(token: &str, keys: &SigningKeys, now_ms: i64, epoch: u64) -> Result<Self> {
         let payload = verified_payload(token, keys, now_ms)?;
-        let base = token.len();
-        let mut data = Vec::with_capacity(base + payload.len().div_ceil(4) * 3 + 8);
-        data.extend_from_slice(token.as_bytes());
-        decode_payload(payload, &mut data)?;
-        match parse_claims(&data[base..])? {
-            Parsed::Canonical(mut spans) => {
+        // The claims are decoded and scanned on the stack; the scan checks their
+        // UTF-8 once, and the entry is then two copies of text already known to be
+        // UTF-8 (no second check over token and claims).
+        let mut scratch = [const { MaybeUninit::<u8>::uninit() }; MAX_CLAIMS_BYTES];
+        let json = decode_payload_into(payload, &mut scratch)?;
+        match parse_claims(json)? {
+            Parsed::Canonical(mut spans, text) => {
+                let base = token.len();
+                let mut data = String::with_capacity(base + text.len());
+                data.push_str(token);
+                data.push_str(text);
                 for (a, b) in &mut spans.strs {
                     *a += base as u32;
                     *b += base as u32;
                 }
-                // The token is text, and the scan checked the claims are UTF-8.
-                let data = String::from_utf8(data).map_err(|_| {
-                    Error::new(ErrorKind::InvalidToken, "the token claims are malformed")
-                })?;
                 Ok(VerifiedToken {
                     data,
                     token_len: base,
