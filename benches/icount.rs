@@ -26,6 +26,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use keyscope_core::jose::{Alg, Verifier};
 use keyscope_core::{Argon2Params, KeyStore, NewKey, Options, Permission, Secret, Timestamp};
 
 /// The region callgrind counts: `n` runs of `f`.
@@ -261,6 +262,14 @@ fn time_ops(s: &Setup, rounds: usize) {
         .collect();
     report("authorize_first_sight_hot", 10_000, &mut |i| {
         authorize(s, hot[i % hot.len()])
+    });
+    // The floor under every first sight: the HS256 check alone (the HMAC of the
+    // token's signing input and the constant-time comparison), with a key of the
+    // same length as the store's (whether it matches does not change the work).
+    let verifier = Verifier::load(Alg::Hs256, &[], Some(&[7u8; 32])).unwrap();
+    let signing_input = &token[..token.rfind('.').unwrap()];
+    report("hs256_verify (the floor)", 20_000, &mut |_| {
+        black_box(verifier.verify(black_box(signing_input.as_bytes()), &[0u8; 32]));
     });
     report("exchange_cached", 2_000, &mut |_| {
         black_box(
