@@ -219,6 +219,7 @@ impl KeyStore {
                     &claims.scope,
                     &key.grants,
                     &key.grant_texts,
+                    &key.grants_spaced,
                     key.grants_cover_free,
                     (t.scope, t.res, t.permission),
                     &mut p,

@@ -41,6 +41,9 @@ pub(crate) struct KeyAuth {
     /// every grant is one of these keeps its scope as written (see
     /// [`crate::grant::intersect_scope_with`]).
     pub grant_texts: Vec<String>,
+    /// The grant texts, each followed by a space: the scope text of a token issued
+    /// for all of them, and of its Principal.
+    pub grants_spaced: String,
     pub grants_cover_free: bool,
 }
 
@@ -56,6 +59,7 @@ impl From<&KeyRecord> for KeyAuth {
             networks: r.networks.clone(),
             grants: r.grants.clone(),
             grant_texts: r.grants.iter().map(ToString::to_string).collect(),
+            grants_spaced: r.grants.iter().map(|g| format!("{g} ")).collect(),
             grants_cover_free: crate::grant::cover_free(&r.grants),
         }
     }

@@ -279,6 +279,14 @@ pub(crate) trait ScopeOut {
     fn push(&mut self, grant: &str);
     /// Forgets what was written.
     fn clear(&mut self);
+    /// Writes `grants`, whose texts are `spaced` (each followed by a space), in one
+    /// step.
+    fn push_all(&mut self, grants: &[String], spaced: &str) {
+        let _ = spaced;
+        for g in grants {
+            self.push(g);
+        }
+    }
 }
 
 impl ScopeOut for Vec<String> {
@@ -301,10 +309,16 @@ impl ScopeOut for Vec<String> {
 /// [`list_covers`] and the key's grants together answer, as each grant found is one
 /// of the key's. `None` (and `out` cleared) when a grant is not among the key's, or the
 /// key is not cover-free: the caller takes the general path.
+///
+/// `spaced` is the key's grant texts, each followed by a space. A token issued for
+/// the key's whole scope, while the key still holds exactly that, has that scope
+/// (less the last space): then one comparison stands for the search of each grant,
+/// and the scope is written in one copy.
 pub(crate) fn held_scope_covers(
     list: &str,
     grants: &[Grant],
     grant_texts: &[String],
+    spaced: &str,
     cover_free: bool,
     target: (&str, Option<&str>, Permission),
     out: &mut impl ScopeOut,
@@ -313,6 +327,15 @@ pub(crate) fn held_scope_covers(
         return None;
     }
     let (scope, resource, needed) = target;
+    if spaced.len() == list.len() + 1 && spaced.as_bytes().starts_with(list.as_bytes()) {
+        // Cover-free grants are distinct, so each is written once.
+        out.push_all(grant_texts, spaced);
+        return Some(
+            grants
+                .iter()
+                .any(|g| g.covers_parts(scope, resource, needed)),
+        );
+    }
     let mut allowed = false;
     // Which of the key's first 64 grants were written already: a token grant is the
     // key's grant `i` exactly when its text is, so a bit answers what comparing with
@@ -566,6 +589,7 @@ mod tests {
                 let slow = intersect_by_meets(&list, &grants);
                 assert_eq!(fast, slow, "token {list:?}, key {key:?}");
                 let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
+                let spaced: String = texts.iter().map(|t| format!("{t} ")).collect();
                 let fastest = intersect_scope_with(&list, &grants, &texts, cover_free(&grants));
                 assert_eq!(fastest, slow, "token {list:?}, key {key:?}");
                 // The one-pass scope step: where it answers, the same answer and
@@ -586,6 +610,7 @@ mod tests {
                             &list,
                             &grants,
                             &texts,
+                            &spaced,
                             cover_free(&grants),
                             (scope, res, needed),
                             &mut out,
@@ -618,10 +643,12 @@ mod tests {
         assert!(cover_free(&grants));
         let list = "s0:read s65:read s65:read s0:read s69:read s3:read s69:read";
         let mut out = Vec::new();
+        let spaced: String = texts.iter().map(|t| format!("{t} ")).collect();
         let held = held_scope_covers(
             list,
             &grants,
             &texts,
+            &spaced,
             true,
             ("s65", None, Permission::Read),
             &mut out,
@@ -629,6 +656,41 @@ mod tests {
         assert_eq!(held, Some(true));
         assert_eq!(out, ["s0:read", "s65:read", "s69:read", "s3:read"]);
         assert_eq!(out, intersect_by_meets(list, &grants));
+
+        // The key's whole scope as written: one comparison, the same answers.
+        let whole = texts.join(" ");
+        for (target, allowed) in [("s69", true), ("s70", false)] {
+            let mut out = Vec::new();
+            let held = held_scope_covers(
+                &whole,
+                &grants,
+                &texts,
+                &spaced,
+                true,
+                (target, None, Permission::Read),
+                &mut out,
+            );
+            assert_eq!(held, Some(allowed), "{target}");
+            assert_eq!(out, texts);
+        }
+        // A cut grant (not the key's: the general path), or the scope with spaces
+        // after it (the same grants, found one by one).
+        for list in [&whole[..whole.len() - 1], &format!("{whole}  ")[..]] {
+            let mut out = Vec::new();
+            let held = held_scope_covers(
+                list,
+                &grants,
+                &texts,
+                &spaced,
+                true,
+                ("s69", None, Permission::Read),
+                &mut out,
+            );
+            match held {
+                Some(_) => assert_eq!(out, intersect_by_meets(list, &grants), "{list:?}"),
+                None => assert!(out.is_empty(), "{list:?}"),
+            }
+        }
     }
 
     fn t(s: &str) -> Target {

@@ -541,6 +541,10 @@ impl crate::grant::ScopeOut for PrincipalBuilder {
     fn clear(&mut self) {
         self.clear_scope();
     }
+    fn push_all(&mut self, grants: &[String], spaced: &str) {
+        self.text.push_str(spaced);
+        self.grants += grants.len() as u32;
+    }
 }
 
 /// A [`Principal`] written part by part into its one buffer.
