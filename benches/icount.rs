@@ -124,56 +124,15 @@ fn authorize(s: &Setup, token: &str) {
     );
 }
 
-/// The verified-token cache's slot of `token` (core/src/token_cache.rs: the 12 bits
-/// of the signature's first two base64url characters). Keep the two in step: if they
-/// differ, first-sight counts vary from run to run.
-fn cache_slot(token: &str) -> usize {
-    let sig = token.rsplit_once('.').unwrap().1.as_bytes();
-    let sextet = |c: u8| -> usize {
-        (match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            _ => 63,
-        }) as usize
-    };
-    (sextet(sig[0]) << 6) | sextet(sig[1])
-}
-
 /// `n` pairs of fresh tokens, the two of a pair in one cache slot and every pair in a
 /// slot of its own. A fixed number of tokens is issued, and nothing allocated depends
 /// on which slots they fall in, so the heap is laid out alike on every run (glibc's
 /// memcmp and memcpy count other instructions at other alignments).
 fn paired_tokens(s: &Setup, n: usize) -> Vec<(String, String)> {
-    const ISSUED: usize = 4000;
-    const TAKEN: usize = usize::MAX - 1;
-    let tokens: Vec<String> = (0..ISSUED).map(|_| issue(s)).collect();
-    let mut first = vec![usize::MAX; 4096];
-    let mut pairs_at = Vec::with_capacity(ISSUED);
-    for (i, t) in tokens.iter().enumerate() {
-        let slot = &mut first[cache_slot(t)];
-        match *slot {
-            usize::MAX => *slot = i,
-            // The slot has served a pair already.
-            TAKEN => {}
-            j => {
-                pairs_at.push((j, i));
-                *slot = TAKEN;
-            }
-        }
-    }
-    assert!(
-        pairs_at.len() >= n,
-        "{ISSUED} tokens gave {} pairs",
-        pairs_at.len()
-    );
-    let mut tokens: Vec<Option<String>> = tokens.into_iter().map(Some).collect();
-    let mut pairs = Vec::with_capacity(n);
-    for &(a, b) in &pairs_at[..n] {
-        pairs.push((tokens[a].take().unwrap(), tokens[b].take().unwrap()));
-    }
-    pairs
+    let tokens: Vec<String> = (0..keyscope_benches::PAIRING_TOKENS)
+        .map(|_| issue(s))
+        .collect();
+    keyscope_benches::pair_by_slot(tokens, n)
 }
 
 fn two_threads(s: &Setup, secs: f64) {

@@ -56,6 +56,8 @@ def main():
     rows = [
         ("Rust", "keyscope `authorize` (repeat token)", rust.get("keyscope_authorize")),
         ("Rust", "keyscope `authorize` (first sight)", rust.get("keyscope_authorize_first_sight")),
+        ("Rust", "keyscope `authorize` (first sight, token in cache)",
+         rust.get("keyscope_authorize_first_sight_hot")),
         ("Rust", "peer: `jsonwebtoken` 11 `decode` (HS256)", rust.get("jsonwebtoken_decode")),
         ("Rust", "keyscope `issue_token` (cached secret)", rust.get("issue_token_cached")),
         ("Rust", "keyscope `issue_token` (Argon2)", rust.get("issue_token_uncached")),

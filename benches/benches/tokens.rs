@@ -3,7 +3,11 @@
 //!
 //! - `keyscope_authorize`: a valid token with warm key state, presented again (every
 //!   check of docs/authorization.md runs; the signature was verified on first sight).
-//! - `keyscope_authorize_first_sight`: tokens never seen before (HMAC, base64, JSON).
+//! - `keyscope_authorize_first_sight`: tokens never seen before (HMAC, base64, JSON),
+//!   10 000 of them cycled, so each is read from memory the previous calls pushed
+//!   out of the processor's caches.
+//! - `keyscope_authorize_first_sight_hot`: the same checks, every call a first sight,
+//!   with 128 tokens in turn that stay in the caches (as one just read from a socket).
 //! - `jsonwebtoken_decode`: the `jsonwebtoken` crate's HS256 decode of the same token
 //!   (signature, exp, iss, aud) into a claims struct — less work than `authorize`.
 //! - `issue_token_cached`: an exchange whose secret was verified before.
@@ -103,6 +107,35 @@ fn bench(c: &mut Criterion) {
             i = (i + 1) % fresh.len();
             s.authorize(
                 black_box(&fresh[i]),
+                "deployments.networks",
+                Permission::Write,
+                Some("64.100.10.7"),
+                None,
+            )
+            .unwrap()
+        })
+    });
+    // The same first sights with the token in the processor's caches, as one just
+    // read from a socket is: 64 pairs of tokens that share a verified-token cache
+    // slot, taken in turn, so each call evicts the other of its pair and verifies
+    // HMAC, base64 and JSON again.
+    let issued: Vec<String> = (0..keyscope_benches::PAIRING_TOKENS)
+        .map(|_| {
+            s.issue_token(&key.id, &secret, Some("64.100.10.7"), None, None)
+                .unwrap()
+                .access_token
+        })
+        .collect();
+    let hot: Vec<String> = keyscope_benches::pair_by_slot(issued, 64)
+        .into_iter()
+        .flat_map(|(a, b)| [a, b])
+        .collect();
+    let mut j = 0usize;
+    g.bench_function("keyscope_authorize_first_sight_hot", |b| {
+        b.iter(|| {
+            j = (j + 1) % hot.len();
+            s.authorize(
+                black_box(&hot[j]),
                 "deployments.networks",
                 Permission::Write,
                 Some("64.100.10.7"),
