@@ -641,41 +641,8 @@ mod tests {
             .map(|t| Grant::parse(t, "g").unwrap())
             .collect();
         assert!(cover_free(&grants));
-        let list = "s0:read s65:read s65:read s0:read s69:read s3:read s69:read";
-        let mut out = Vec::new();
         let spaced: String = texts.iter().map(|t| format!("{t} ")).collect();
-        let held = held_scope_covers(
-            list,
-            &grants,
-            &texts,
-            &spaced,
-            true,
-            ("s65", None, Permission::Read),
-            &mut out,
-        );
-        assert_eq!(held, Some(true));
-        assert_eq!(out, ["s0:read", "s65:read", "s69:read", "s3:read"]);
-        assert_eq!(out, intersect_by_meets(list, &grants));
-
-        // The key's whole scope as written: one comparison, the same answers.
-        let whole = texts.join(" ");
-        for (target, allowed) in [("s69", true), ("s70", false)] {
-            let mut out = Vec::new();
-            let held = held_scope_covers(
-                &whole,
-                &grants,
-                &texts,
-                &spaced,
-                true,
-                (target, None, Permission::Read),
-                &mut out,
-            );
-            assert_eq!(held, Some(allowed), "{target}");
-            assert_eq!(out, texts);
-        }
-        // A cut grant (not the key's: the general path), or the scope with spaces
-        // after it (the same grants, found one by one).
-        for list in [&whole[..whole.len() - 1], &format!("{whole}  ")[..]] {
+        let held = |list: &str, target: &str| {
             let mut out = Vec::new();
             let held = held_scope_covers(
                 list,
@@ -683,12 +650,32 @@ mod tests {
                 &texts,
                 &spaced,
                 true,
-                ("s69", None, Permission::Read),
+                (target, None, Permission::Read),
                 &mut out,
             );
-            match held {
-                Some(_) => assert_eq!(out, intersect_by_meets(list, &grants), "{list:?}"),
-                None => assert!(out.is_empty(), "{list:?}"),
+            (held, out)
+        };
+        let list = "s0:read s65:read s65:read s0:read s69:read s3:read s69:read";
+        let (allowed, out) = held(list, "s65");
+        assert_eq!(allowed, Some(true));
+        assert_eq!(out, ["s0:read", "s65:read", "s69:read", "s3:read"]);
+        assert_eq!(out, intersect_by_meets(list, &grants));
+
+        // The key's whole scope as written: one comparison, the same answers.
+        let whole = texts.join(" ");
+        for (target, allowed) in [("s69", true), ("s70", false)] {
+            assert_eq!(
+                held(&whole, target),
+                (Some(allowed), texts.clone()),
+                "{target}"
+            );
+        }
+        // A cut grant (not the key's: the general path), or the scope with spaces
+        // after it (the same grants, found one by one).
+        for list in [&whole[..whole.len() - 1], &format!("{whole}  ")[..]] {
+            match held(list, "s69") {
+                (Some(_), out) => assert_eq!(out, intersect_by_meets(list, &grants), "{list:?}"),
+                (None, out) => assert!(out.is_empty(), "{list:?}"),
             }
         }
     }
