@@ -66,53 +66,36 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     };
     let (key, secret) = s.create_key(new).unwrap();
-    let token = s
-        .issue_token(&key.id, &secret, Some("64.100.10.7"), None, None)
+    // Every token is issued and authorized alike: from the key's network, for a
+    // resource its grants allow.
+    let issue = || {
+        s.issue_token(&key.id, &secret, Some("64.100.10.7"), None, None)
+            .unwrap()
+            .access_token
+    };
+    let auth = |token: &str| {
+        s.authorize(
+            black_box(token),
+            "deployments.networks",
+            Permission::Write,
+            Some("64.100.10.7"),
+            None,
+        )
         .unwrap()
-        .access_token;
-    s.authorize(
-        &token,
-        "deployments.networks",
-        Permission::Write,
-        Some("64.100.10.7"),
-        None,
-    )
-    .unwrap();
+    };
+    let token = issue();
+    auth(&token);
 
     let mut g = c.benchmark_group("authorize");
-    g.bench_function("keyscope_authorize", |b| {
-        b.iter(|| {
-            s.authorize(
-                black_box(&token),
-                "deployments.networks",
-                Permission::Write,
-                Some("64.100.10.7"),
-                None,
-            )
-            .unwrap()
-        })
-    });
+    g.bench_function("keyscope_authorize", |b| b.iter(|| auth(&token)));
     // Tokens seen for the first time: more distinct tokens than the verified-token
     // cache holds, cycled, so each call verifies HMAC, base64 and JSON again.
-    let fresh: Vec<String> = (0..10_000)
-        .map(|_| {
-            s.issue_token(&key.id, &secret, Some("64.100.10.7"), None, None)
-                .unwrap()
-                .access_token
-        })
-        .collect();
+    let fresh: Vec<String> = (0..10_000).map(|_| issue()).collect();
     let mut i = 0usize;
     g.bench_function("keyscope_authorize_first_sight", |b| {
         b.iter(|| {
             i = (i + 1) % fresh.len();
-            s.authorize(
-                black_box(&fresh[i]),
-                "deployments.networks",
-                Permission::Write,
-                Some("64.100.10.7"),
-                None,
-            )
-            .unwrap()
+            auth(&fresh[i])
         })
     });
     // The same first sights with the token in the processor's caches, as one just
@@ -120,11 +103,7 @@ fn bench(c: &mut Criterion) {
     // slot, taken in turn, so each call evicts the other of its pair and verifies
     // HMAC, base64 and JSON again.
     let issued: Vec<String> = (0..keyscope_benches::PAIRING_TOKENS)
-        .map(|_| {
-            s.issue_token(&key.id, &secret, Some("64.100.10.7"), None, None)
-                .unwrap()
-                .access_token
-        })
+        .map(|_| issue())
         .collect();
     let hot: Vec<String> = keyscope_benches::pair_by_slot(issued, 64)
         .into_iter()
@@ -134,14 +113,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("keyscope_authorize_first_sight_hot", |b| {
         b.iter(|| {
             j = (j + 1) % hot.len();
-            s.authorize(
-                black_box(&hot[j]),
-                "deployments.networks",
-                Permission::Write,
-                Some("64.100.10.7"),
-                None,
-            )
-            .unwrap()
+            auth(&hot[j])
         })
     });
     let peer_key = jsonwebtoken::DecodingKey::from_secret(&SIGNING);
