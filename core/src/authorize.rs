@@ -63,6 +63,7 @@ impl KeyStore {
         now: Option<Timestamp>,
         may_wait: bool,
     ) -> Result<Option<Principal>> {
+        crate::token_cache::prefetch_lines(token.as_bytes());
         let (scope, res) = split_target(resource).ok_or_else(|| {
             Error::invalid(
                 "resource",
