@@ -10,7 +10,7 @@ use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
 use crate::time::Timestamp;
-use crate::token::{Principal, PrincipalBuilder};
+use crate::token::{MAX_TOKEN_BYTES, Principal, PrincipalBuilder};
 use crate::token_cache::{Cached, VerifiedToken};
 
 use std::net::IpAddr;
@@ -63,7 +63,9 @@ impl KeyStore {
         now: Option<Timestamp>,
         may_wait: bool,
     ) -> Result<Option<Principal>> {
-        crate::token_cache::prefetch_lines(token.as_bytes());
+        // At most the longest token accepted: a longer one is refused unread.
+        let bytes = token.as_bytes();
+        crate::token_cache::prefetch_lines(&bytes[..bytes.len().min(MAX_TOKEN_BYTES)]);
         let (scope, res) = split_target(resource).ok_or_else(|| {
             Error::invalid(
                 "resource",
