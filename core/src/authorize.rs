@@ -9,7 +9,7 @@ use crate::grant::{
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
-use crate::time::Timestamp;
+use crate::time::{COARSE_TICK_MS, Timestamp, coarse_now};
 use crate::token::{MAX_TOKEN_BYTES, Principal, PrincipalBuilder};
 use crate::token_cache::{Cached, VerifiedToken};
 
@@ -96,7 +96,13 @@ impl KeyStore {
         now: Option<Timestamp>,
         may_wait: bool,
     ) -> Result<Option<(Principal, Verified)>> {
-        let now = Timestamp::or_now(now);
+        // Without a `now` from the caller, the kernel's coarse clock (src/time.rs):
+        // it may lag the clock that stamped the token by up to a tick, so the
+        // issue-time check allows that much more.
+        let (now, lag_ms) = match now {
+            Some(now) => (now, 0),
+            None => (coarse_now(), COARSE_TICK_MS),
+        };
         self.check_open()?;
         let shared = self.shared();
         let opts = &shared.options;
@@ -151,7 +157,7 @@ impl KeyStore {
         if claims.exp.saturating_mul(1000) <= now_ms - leeway_ms {
             return Err(err(ErrorKind::TokenExpired, "the token has expired"));
         }
-        if claims.iat.saturating_mul(1000) > now_ms + leeway_ms {
+        if claims.iat.saturating_mul(1000) > now_ms + leeway_ms + lag_ms {
             return Err(err(
                 ErrorKind::InvalidToken,
                 "the token was issued in the future",

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -20,7 +20,7 @@ use crate::grant::Grant;
 use crate::network::Network;
 use crate::signing::{Kek, SigningKeys};
 use crate::store::{AccessChanges, Backend, KeyRecord, SIGNING_CHANGED, SyncPoint, TOKENS_REVOKED};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, coarse_monotonic_ns};
 use crate::token_cache::TokenCache;
 
 const SHARDS: usize = 256;
@@ -129,7 +129,8 @@ const BACKGROUND_MIN_NS: u64 = 50_000_000;
 /// The per-handle authorization state cache.
 pub(crate) struct AuthCache {
     shards: Box<[Shard]>,
-    start: Instant,
+    /// [`coarse_monotonic_ns`] when the cache was made.
+    start_ns: u64,
     staleness_ns: u64,
     grace_ns: u64,
     background: bool,
@@ -209,7 +210,7 @@ impl AuthCache {
             .collect();
         Ok(AuthCache {
             shards,
-            start: Instant::now(),
+            start_ns: coarse_monotonic_ns(),
             staleness_ns,
             grace_ns: grace.as_nanos() as u64,
             background: backend.syncs_in_background() && staleness_ns >= BACKGROUND_MIN_NS,
@@ -290,8 +291,11 @@ impl AuthCache {
         }
     }
 
+    /// Monotonic nanoseconds since the cache was made, read from the kernel's coarse
+    /// clock (to its last tick, 1–10 ms): `authorize` reads it on every call, and the
+    /// freshness it decides is counted in seconds.
     fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        coarse_monotonic_ns().saturating_sub(self.start_ns)
     }
 
     /// True when the backend's thread keeps this cache current.

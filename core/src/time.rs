@@ -66,6 +66,49 @@ impl Timestamp {
     }
 }
 
+/// How far the coarse clocks may lag the precise ones: one tick of the coarsest
+/// kernel configuration (Linux at HZ=100).
+pub(crate) const COARSE_TICK_MS: i64 = 10;
+
+/// The wall clock as the kernel's last tick left it: `CLOCK_REALTIME_COARSE` on
+/// Linux, a read of memory the kernel shares (about 6 ns here, where the precise
+/// clock costs about 25 ns in a virtual machine), never ahead of
+/// [`Timestamp::now`] and at most [`COARSE_TICK_MS`] behind it. `authorize` reads
+/// it when its caller gives no `now` (docs/authorization.md, "The clock").
+/// Elsewhere, the system clock.
+pub(crate) fn coarse_now() -> Timestamp {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        Timestamp(t.tv_sec.saturating_mul(1000) + t.tv_nsec / 1_000_000)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Timestamp::now()
+    }
+}
+
+/// Monotonic nanoseconds since an arbitrary origin (the same for the whole
+/// process), to the kernel's last tick on Linux (`CLOCK_MONOTONIC_COARSE`, as cheap
+/// as [`coarse_now`]); `Instant` elsewhere. It never goes backwards.
+pub(crate) fn coarse_monotonic_ns() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+        (t.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.tv_nsec as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_nanos() as u64
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 with milliseconds: `2026-11-27T04:46:54.123Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,6 +233,46 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_coarse_wall_clock_is_never_ahead_and_at_most_a_tick_behind() {
+        for _ in 0..1000 {
+            let before = Timestamp::now().as_millis();
+            let coarse = coarse_now().as_millis();
+            let after = Timestamp::now().as_millis();
+            assert!(coarse <= after, "coarse {coarse} is ahead of {after}");
+            assert!(
+                coarse >= before - COARSE_TICK_MS,
+                "coarse {coarse} lags {before} by more than a tick"
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernels_coarse_tick_is_within_the_allowance() {
+        use rustix::time::{ClockId, clock_getres};
+        for id in [ClockId::RealtimeCoarse, ClockId::MonotonicCoarse] {
+            let res = clock_getres(id);
+            let ms = res.tv_sec * 1000 + (res.tv_nsec + 999_999) / 1_000_000;
+            assert!(ms <= COARSE_TICK_MS, "{id:?} ticks every {ms} ms");
+        }
+    }
+
+    #[test]
+    fn the_coarse_monotonic_clock_moves_forward_only() {
+        let start = coarse_monotonic_ns();
+        let mut last = start;
+        for _ in 0..1000 {
+            let now = coarse_monotonic_ns();
+            assert!(now >= last);
+            last = now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let later = coarse_monotonic_ns();
+        // 30 ms of sleep, less one tick of lag at each end.
+        assert!(later - start >= 10_000_000, "{} ns", later - start);
+    }
 
     #[test]
     fn formats_rfc3339_with_milliseconds() {

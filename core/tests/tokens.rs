@@ -968,3 +968,30 @@ fn randomly_mutated_tokens_are_refused_and_never_panic() {
         );
     }
 }
+
+/// `authorize` without a `now` reads the kernel's coarse clock, which may show the
+/// previous second for a few milliseconds after the clock that stamped a token's
+/// `iat` has passed into the next. A token used the moment it is issued, across a
+/// second boundary, with no leeway, is still not "issued in the future".
+#[test]
+fn a_token_used_as_it_is_issued_is_never_from_the_future() {
+    let s = mem();
+    let (k, secret) = s
+        .create_key(NewKey {
+            name: "now".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let second = |t: Timestamp| t.as_millis().div_euclid(1000);
+    let start = second(Timestamp::now());
+    let mut calls = 0;
+    // Until 20 ms past the next whole second: the boundary and a few ticks after it.
+    while Timestamp::now().as_millis() < (start + 1) * 1000 + 20 {
+        let tok = s.issue_token(&k.id, &secret, None, None, None).unwrap();
+        s.authorize(&tok.access_token, "reports", READ, None, None)
+            .unwrap_or_else(|e| panic!("call {calls}: {e}"));
+        calls += 1;
+    }
+    assert!(calls > 100, "{calls} calls");
+}
