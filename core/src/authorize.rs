@@ -125,8 +125,8 @@ impl KeyStore {
         let verified = match shared.auth.tokens.get(token).filter(|v| v.epoch == epoch) {
             Some(v) => Verified::Cached(v),
             None => {
-                let v = Arc::new(VerifiedToken::decode(token, &keys, now.as_millis(), epoch)?);
-                shared.auth.tokens.insert(Arc::clone(&v));
+                let v =
+                    (shared.auth.tokens).verify_and_insert(token, &keys, now.as_millis(), epoch)?;
                 Verified::Fresh(v)
             }
         };

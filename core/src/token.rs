@@ -228,7 +228,7 @@ pub(crate) enum Parsed<'a> {
 /// Where the seven string claims of a canonical claims object are, in the order of
 /// [`Claims`] (`iss`, `aud`, `sub`, `client_id`, `org`, `jti`, `scope`), as byte
 /// ranges of the JSON text, and the three integers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Spans {
     pub strs: [(u32, u32); 7],
     pub iat: i64,

@@ -33,64 +33,95 @@ impl VerifiedToken {
     /// Verifies `token` ([`crate::token::decode`]'s checks, in its order) and keeps
     /// exactly the bytes that verified, with their claims.
     pub fn decode(token: &str, keys: &SigningKeys, now_ms: i64, epoch: u64) -> Result<Self> {
+        Self::verify(token, keys, now_ms, |content| {
+            Self::from_content(content, epoch)
+        })
+    }
+
+    /// Verifies `token` and hands what verified to `place`, which makes the entry:
+    /// the claims are decoded and scanned on the stack, and nothing is kept unless
+    /// the token verified.
+    fn verify<R>(
+        token: &str,
+        keys: &SigningKeys,
+        now_ms: i64,
+        place: impl FnOnce(&Content<'_>) -> R,
+    ) -> Result<R> {
         let payload = verified_payload(token, keys, now_ms)?;
-        // The claims are decoded and scanned on the stack; the scan checks their
-        // UTF-8 once, and the entry is then two copies of text already known to be
-        // UTF-8 (no second check over token and claims).
+        // The scan checks the claims' UTF-8 once; the entry is then two copies of
+        // text already known to be UTF-8 (no second check over token and claims).
         let mut scratch = [const { MaybeUninit::<u8>::uninit() }; MAX_CLAIMS_BYTES];
         let json = decode_payload_into(payload, &mut scratch)?;
-        match parse_claims(json)? {
-            Parsed::Canonical(mut spans, text) => {
-                let base = token.len();
-                let mut data = String::with_capacity(base + text.len());
-                data.push_str(token);
-                data.push_str(text);
-                for (a, b) in &mut spans.strs {
-                    *a += base as u32;
-                    *b += base as u32;
-                }
-                Ok(VerifiedToken {
-                    data,
-                    token_len: base,
-                    spans,
-                    epoch,
-                })
-            }
-            Parsed::Other(claims) => Ok(Self::new(token, &claims, epoch)),
-        }
+        let parsed = parse_claims(json)?;
+        Ok(place(&Content { token, parsed }))
     }
 
     /// `token` with its already verified `claims`.
+    #[cfg(test)]
     pub fn new(token: &str, claims: &Claims<'_>, epoch: u64) -> Self {
-        let strs = [
-            &claims.iss,
-            &claims.aud,
-            &claims.sub,
-            &claims.client_id,
-            &claims.org,
-            &claims.jti,
-            &claims.scope,
-        ];
-        let mut data =
-            String::with_capacity(token.len() + strs.iter().map(|s| s.len()).sum::<usize>());
-        data.push_str(token);
-        let mut spans = Spans {
-            strs: [(0, 0); 7],
-            iat: claims.iat,
-            exp: claims.exp,
-            r#gen: claims.r#gen,
+        let content = Content {
+            token,
+            parsed: Parsed::Other(claims.clone()),
         };
-        for (span, s) in spans.strs.iter_mut().zip(strs) {
-            let a = data.len() as u32;
-            data.push_str(s);
-            *span = (a, data.len() as u32);
-        }
-        VerifiedToken {
-            data,
-            token_len: token.len(),
-            spans,
+        Self::from_content(&content, epoch)
+    }
+
+    fn from_content(content: &Content<'_>, epoch: u64) -> Self {
+        let mut v = VerifiedToken {
+            data: String::with_capacity(content.len()),
+            token_len: 0,
+            spans: Spans::default(),
             epoch,
-        }
+        };
+        v.fill(content, epoch);
+        v
+    }
+
+    /// Whether [`VerifiedToken::fill`] with `content` would reuse this entry's buffer
+    /// without growing it and without keeping much more than it needs (an entry
+    /// that once held a long token does not keep its memory for short ones).
+    fn fits(&self, content: &Content<'_>) -> bool {
+        let (need, cap) = (content.len(), self.data.capacity());
+        need <= cap && cap <= 2 * need
+    }
+
+    /// Becomes `content`, in this entry's buffer: the token's text, then its claims
+    /// JSON (or, when that was not keyscope's canonical text, the claim strings one
+    /// after another), with where each claim string is.
+    fn fill(&mut self, content: &Content<'_>, epoch: u64) {
+        let token = content.token;
+        let data = &mut self.data;
+        data.clear();
+        data.push_str(token);
+        let base = token.len() as u32;
+        self.spans = match &content.parsed {
+            Parsed::Canonical(spans, text) => {
+                data.push_str(text);
+                let mut spans = *spans;
+                for (a, b) in &mut spans.strs {
+                    *a += base;
+                    *b += base;
+                }
+                spans
+            }
+            Parsed::Other(claims) => {
+                let strs = claim_strings(claims);
+                let mut spans = Spans {
+                    strs: [(0, 0); 7],
+                    iat: claims.iat,
+                    exp: claims.exp,
+                    r#gen: claims.r#gen,
+                };
+                for (span, s) in spans.strs.iter_mut().zip(strs) {
+                    let a = data.len() as u32;
+                    data.push_str(s);
+                    *span = (a, data.len() as u32);
+                }
+                spans
+            }
+        };
+        self.token_len = token.len();
+        self.epoch = epoch;
     }
 
     /// The token's text.
@@ -102,6 +133,37 @@ impl VerifiedToken {
     pub fn claims(&self) -> Claims<'_> {
         self.spans.claims(&self.data)
     }
+}
+
+/// A token that verified, with its claims as parsed (borrowed from the token and
+/// the stack), before it becomes an entry.
+struct Content<'a> {
+    token: &'a str,
+    parsed: Parsed<'a>,
+}
+
+impl Content<'_> {
+    /// The bytes of the entry it makes.
+    fn len(&self) -> usize {
+        self.token.len()
+            + match &self.parsed {
+                Parsed::Canonical(_, text) => text.len(),
+                Parsed::Other(claims) => claim_strings(claims).iter().map(|s| s.len()).sum(),
+            }
+    }
+}
+
+/// The seven string claims, in the order of [`Spans::strs`].
+fn claim_strings<'c>(claims: &'c Claims<'_>) -> [&'c str; 7] {
+    [
+        &claims.iss,
+        &claims.aud,
+        &claims.sub,
+        &claims.client_id,
+        &claims.org,
+        &claims.jti,
+        &claims.scope,
+    ]
 }
 
 /// A token found in the cache, held without touching its reference count (so
@@ -120,6 +182,14 @@ impl Cached {
     pub fn into_arc(self) -> Arc<VerifiedToken> {
         Guard::into_inner(self.0).expect("only a hit is a Cached")
     }
+}
+
+thread_local! {
+    /// An entry this thread evicted and no one else holds, to be rewritten by its
+    /// next first sight (one per thread, of at most twice the longest token it
+    /// will hold: [`VerifiedToken::fits`]).
+    static SPARE: std::cell::Cell<Option<Arc<VerifiedToken>>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// A direct-mapped table of verified tokens, indexed by their signature. Lookups
@@ -287,6 +357,45 @@ impl TokenCache {
         }
     }
 
+    /// Verifies `token` ([`VerifiedToken::decode`]) and caches it in its slot. The
+    /// entry it replaces is kept by the thread when no one else holds it (no reader
+    /// in another thread, no request still using it), and the thread's next first
+    /// sight is written into that memory: a first sight in a busy process then
+    /// allocates and frees nothing. A token that does not verify leaves the slot as
+    /// it was.
+    pub fn verify_and_insert(
+        &self,
+        token: &str,
+        keys: &SigningKeys,
+        now_ms: i64,
+        epoch: u64,
+    ) -> Result<Arc<VerifiedToken>> {
+        let sig = signature(token);
+        let slot = &self.slots[slot_of(sig)];
+        let tag = tag_of(sig);
+        VerifiedToken::verify(token, keys, now_ms, |content| {
+            let entry = SPARE
+                .with(|spare| spare.take())
+                .and_then(|mut spare| {
+                    let v = Arc::get_mut(&mut spare).filter(|v| v.fits(content))?;
+                    v.fill(content, epoch);
+                    Some(spare)
+                })
+                .unwrap_or_else(|| Arc::new(VerifiedToken::from_content(content, epoch)));
+            let old = slot.entry.swap(Some(Arc::clone(&entry)));
+            slot.tag.store(tag, Ordering::Release);
+            // Once swapped out, no new reader can find the old entry, and the swap
+            // turned every reader's claim on it into a count: unique means unheld.
+            if let Some(mut old) = old
+                && Arc::get_mut(&mut old).is_some()
+            {
+                SPARE.with(|spare| spare.set(Some(old)));
+            }
+            entry
+        })
+    }
+
+    #[cfg(test)]
     pub fn insert(&self, verified: Arc<VerifiedToken>) {
         let sig = signature(verified.token());
         let slot = &self.slots[slot_of(sig)];
@@ -335,6 +444,148 @@ mod tests {
             }
         }
         assert_eq!(hit.iter().filter(|&&h| h).count(), SLOTS);
+    }
+
+    fn signing_keys() -> SigningKeys {
+        SigningKeys::from_pairs(
+            &[("k1".into(), vec![7; 32])],
+            crate::signing::KeySource::Option,
+        )
+        .unwrap()
+    }
+
+    fn signed(keys: &SigningKeys, jti: &str) -> String {
+        let base = entry("a.b.c");
+        let claims = Claims {
+            jti: jti.into(),
+            ..base.claims()
+        };
+        crate::token::encode(keys.signer().unwrap(), &claims).unwrap()
+    }
+
+    /// A signed token with a `jti` of `jti_len` characters, and a shorter one that
+    /// lands in the same slot.
+    fn pair_in_one_slot(keys: &SigningKeys, jti_len: usize) -> (String, String) {
+        let first = signed(keys, &"x".repeat(jti_len));
+        let slot = slot_of(signature(&first));
+        let second = (0..)
+            .map(|i| signed(keys, &format!("s{i}")))
+            .find(|t| slot_of(signature(t)) == slot)
+            .unwrap();
+        (first, second)
+    }
+
+    /// This thread's spare entry, taken (so a test starts without one).
+    fn take_spare() -> Option<Arc<VerifiedToken>> {
+        SPARE.with(|spare| spare.take())
+    }
+
+    #[test]
+    fn a_first_sight_reuses_the_memory_of_an_entry_no_one_holds() {
+        let keys = signing_keys();
+        let (a, b) = pair_in_one_slot(&keys, 60);
+        let c = signed(&keys, "c0");
+        take_spare();
+        let cache = TokenCache::new();
+        let first = cache.verify_and_insert(&a, &keys, 0, 7).unwrap();
+        let (len, cap) = (first.data.len(), first.data.capacity());
+        assert_eq!(cap, len, "a new entry is allocated to its size");
+        drop(first);
+        // b evicts a, which no one holds: it becomes the thread's spare...
+        drop(cache.verify_and_insert(&b, &keys, 0, 7).unwrap());
+        // ...and the next first sight, in any slot, is written into it: the
+        // buffer kept its size.
+        let third = cache.verify_and_insert(&c, &keys, 0, 8).unwrap();
+        assert!(third.data.len() < len);
+        assert_eq!(
+            third.data.capacity(),
+            cap,
+            "the unheld entry was not reused"
+        );
+        assert_eq!(third.token(), c);
+        assert_eq!(third.epoch, 8);
+        assert_eq!(
+            third.claims(),
+            VerifiedToken::decode(&c, &keys, 0, 8).unwrap().claims()
+        );
+        assert!(cache.get(&a).is_none());
+        assert_eq!(cache.get(&b).unwrap().token(), b);
+        assert_eq!(cache.get(&c).unwrap().token(), c);
+    }
+
+    #[test]
+    fn an_entry_someone_holds_is_never_written() {
+        let keys = signing_keys();
+        let (a, b) = pair_in_one_slot(&keys, 60);
+        take_spare();
+        let cache = TokenCache::new();
+        let held = cache.verify_and_insert(&a, &keys, 0, 7).unwrap();
+        // A reader of the cache holds it too (a guard, not a count).
+        let reader = cache.get(&a).unwrap();
+        let second = cache.verify_and_insert(&b, &keys, 0, 7).unwrap();
+        assert!(take_spare().is_none(), "a held entry became the spare");
+        assert_eq!(held.token(), a);
+        assert_eq!(reader.token(), a);
+        assert_eq!(
+            held.claims(),
+            VerifiedToken::decode(&a, &keys, 0, 7).unwrap().claims()
+        );
+        assert_eq!(cache.get(&b).unwrap().token(), b);
+        drop(second);
+    }
+
+    #[test]
+    fn a_token_that_does_not_verify_leaves_the_slot_alone() {
+        let keys = signing_keys();
+        let (a, b) = pair_in_one_slot(&keys, 2);
+        let cache = TokenCache::new();
+        drop(cache.verify_and_insert(&a, &keys, 0, 7).unwrap());
+        // b's slot, b's signature, another payload.
+        let (head, rest) = b.split_once('.').unwrap();
+        let forged = format!("{head}.e30{}", &rest[rest.find('.').unwrap()..]);
+        assert_eq!(slot_of(signature(&forged)), slot_of(signature(&a)));
+        assert!(cache.verify_and_insert(&forged, &keys, 0, 7).is_err());
+        assert_eq!(cache.get(&a).expect("a is still cached").token(), a);
+    }
+
+    #[test]
+    fn an_entry_is_not_kept_for_a_much_shorter_token() {
+        let keys = signing_keys();
+        let (long, short) = pair_in_one_slot(&keys, 2000);
+        take_spare();
+        let cache = TokenCache::new();
+        drop(cache.verify_and_insert(&long, &keys, 0, 7).unwrap());
+        drop(cache.verify_and_insert(&short, &keys, 0, 7).unwrap());
+        let third = cache
+            .verify_and_insert(&signed(&keys, "c0"), &keys, 0, 7)
+            .unwrap();
+        assert_eq!(third.data.capacity(), third.data.len(), "a new entry");
+    }
+
+    #[test]
+    fn claims_that_are_not_canonical_fill_an_entry_as_well() {
+        // Escapes and spaces go through serde; the entry holds the claim strings.
+        let keys = signing_keys();
+        let canonical = signed(&keys, "abc");
+        let json = serde_json::to_string(&entry("a.b.c").claims()).unwrap();
+        let json = json
+            .replace(",", ", ")
+            .replace("\"jti\":\"j\"", "\"jti\":\"a\\u0062c\"");
+        let header = canonical.split('.').next().unwrap();
+        let mut other = format!(
+            "{header}.{}",
+            base64_simd::URL_SAFE_NO_PAD.encode_to_string(json)
+        );
+        let sig = keys.signer().unwrap().sign(other.as_bytes()).unwrap();
+        other.push('.');
+        other.push_str(&base64_simd::URL_SAFE_NO_PAD.encode_to_string(sig));
+        let cache = TokenCache::new();
+        for t in [&canonical, &other, &canonical] {
+            let v = cache.verify_and_insert(t, &keys, 0, 7).unwrap();
+            assert_eq!(v.token(), t.as_str());
+            assert_eq!(*v.claims().jti, *"abc");
+            assert_eq!(v.claims().scope, "s:read");
+        }
     }
 
     fn entry(token: &str) -> Arc<VerifiedToken> {
