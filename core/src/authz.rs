@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
@@ -126,11 +126,18 @@ const RETRY_NS: u64 = 50_000_000;
 /// it `authorize` polls inline.
 const BACKGROUND_MIN_NS: u64 = 50_000_000;
 
+/// The least `revocation_staleness + offline_grace` timed by the coarse clock.
+const COARSE_MIN_NS: u64 = 1_000_000_000;
+
 /// The per-handle authorization state cache.
 pub(crate) struct AuthCache {
     shards: Box<[Shard]>,
-    /// [`coarse_monotonic_ns`] when the cache was made.
+    /// When the cache was made, on the precise and on the coarse monotonic clock.
+    start: Instant,
     start_ns: u64,
+    /// Whether freshness is timed by the coarse clock: when the age it allows is
+    /// at least [`COARSE_MIN_NS`].
+    coarse: bool,
     staleness_ns: u64,
     grace_ns: u64,
     background: bool,
@@ -210,7 +217,9 @@ impl AuthCache {
             .collect();
         Ok(AuthCache {
             shards,
+            start: Instant::now(),
             start_ns: coarse_monotonic_ns(),
+            coarse: staleness_ns.saturating_add(grace.as_nanos() as u64) >= COARSE_MIN_NS,
             staleness_ns,
             grace_ns: grace.as_nanos() as u64,
             background: backend.syncs_in_background() && staleness_ns >= BACKGROUND_MIN_NS,
@@ -291,11 +300,17 @@ impl AuthCache {
         }
     }
 
-    /// Monotonic nanoseconds since the cache was made, read from the kernel's coarse
-    /// clock (to its last tick, 1–10 ms): `authorize` reads it on every call, and the
-    /// freshness it decides is counted in seconds.
+    /// Monotonic nanoseconds since the cache was made. `authorize` reads it on every
+    /// call: from the kernel's coarse clock (to its last tick, at most 10 ms behind)
+    /// when the age allowed is a second or more, so the tick is at most 1 % of it;
+    /// from the precise clock below that (a zero allowance must see every
+    /// nanosecond).
     fn now_ns(&self) -> u64 {
-        coarse_monotonic_ns().saturating_sub(self.start_ns)
+        if self.coarse {
+            coarse_monotonic_ns().saturating_sub(self.start_ns)
+        } else {
+            self.start.elapsed().as_nanos() as u64
+        }
     }
 
     /// True when the backend's thread keeps this cache current.

@@ -293,10 +293,25 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     fn new(kid: &str, alg: Alg, verifier: Verifier, signer: Option<Signer>) -> Self {
         let header = format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"{kid}"}}"#);
+        let header_b64 = URL_SAFE_NO_PAD.encode(header);
+        // Every token this key signs starts with its header, a dot and canonical
+        // claims, whose first six bytes, `{"iss"`, are always the same eight
+        // characters: an HMAC key compresses the whole blocks of that once.
+        let start = format!("{header_b64}.{}", URL_SAFE_NO_PAD.encode(br#"{"iss""#));
+        let (verifier, signer) = match (verifier, signer) {
+            (Verifier::Hs(v), s) => (
+                Verifier::Hs(v.expecting(start.as_bytes())),
+                s.map(|s| match s {
+                    Signer::Hs(m) => Signer::Hs(m.expecting(start.as_bytes())),
+                    other => other,
+                }),
+            ),
+            other => other,
+        };
         SigningKey {
             kid: kid.to_owned(),
             alg,
-            header_b64: URL_SAFE_NO_PAD.encode(header),
+            header_b64,
             verifier,
             signer,
             verify_until_ms: None,
