@@ -314,16 +314,24 @@ impl TokenCache {
         let slot = &self.slots[slot_of(sig)];
         if slot.tag.load(Ordering::Acquire) != tag_of(sig) {
             // A first sight (or a token that only shares the slot). If it verifies,
-            // its insert replaces this slot's entry, and dropping that entry reads
-            // the entry's reference counts and the allocator's header before them:
+            // its insert replaces this slot's entry and reads that entry's
+            // reference counts (and, when the entry is freed, the allocator's header
+            // before them), and writes the token into this thread's spare entry:
             // in a busy process, memory no one has touched for a while. Their lines
-            // are asked for now, by address only (nothing of the entry is read), so
-            // they arrive while the signature is checked.
+            // are asked for now, by address only (nothing of the old entry is read),
+            // so they arrive while the signature is checked.
             if let Some(old) = slot.entry.load().as_ref() {
                 let at = Arc::as_ptr(old).cast::<u8>();
                 prefetch(at.wrapping_sub(24));
                 prefetch(at);
             }
+            SPARE.with(|spare| {
+                let held = spare.take();
+                if let Some(v) = &held {
+                    prefetch_lines(v.data.as_bytes());
+                }
+                spare.set(held);
+            });
             return None;
         }
         let guard = slot.entry.load();
@@ -511,6 +519,20 @@ mod tests {
         assert!(cache.get(&a).is_none());
         assert_eq!(cache.get(&b).unwrap().token(), b);
         assert_eq!(cache.get(&c).unwrap().token(), c);
+    }
+
+    #[test]
+    fn a_miss_leaves_the_spare_where_it_was() {
+        // The miss path asks for the spare's lines: the spare stays, unchanged.
+        let keys = signing_keys();
+        let (a, b) = pair_in_one_slot(&keys, 60);
+        take_spare();
+        let cache = TokenCache::new();
+        drop(cache.verify_and_insert(&a, &keys, 0, 7).unwrap());
+        drop(cache.verify_and_insert(&b, &keys, 0, 7).unwrap());
+        assert!(cache.get(&a).is_none());
+        let spare = take_spare().expect("a is the spare");
+        assert_eq!(spare.token(), a);
     }
 
     #[test]
