@@ -185,9 +185,9 @@ impl Cached {
 }
 
 thread_local! {
-    /// An entry this thread evicted and no one else holds, to be rewritten by its
-    /// next first sight (one per thread, of at most twice the longest token it
-    /// will hold: [`VerifiedToken::fits`]).
+    /// The entry this thread last evicted, to be rewritten by its next first sight
+    /// if no one else holds it by then (one per thread; reused only for a token it
+    /// fits, [`VerifiedToken::fits`], else dropped).
     static SPARE: std::cell::Cell<Option<Arc<VerifiedToken>>> =
         const { std::cell::Cell::new(None) };
 }
@@ -314,17 +314,10 @@ impl TokenCache {
         prefetch((entry as *const ArcSwapOption<VerifiedToken>).cast());
         if self.tags[slot].load(Ordering::Acquire) != tag_of(sig) {
             // A first sight (or a token that only shares the slot). If it verifies,
-            // its insert replaces this slot's entry and reads that entry's
-            // reference counts (and, when the entry is freed, the allocator's header
-            // before them), and writes the token into this thread's spare entry:
-            // in a busy process, memory no one has touched for a while. Their lines
-            // are asked for now, by address only (nothing of the old entry is read),
+            // its insert writes the token into this thread's spare entry: in a busy
+            // process, memory last touched one first sight ago. Its lines are asked
+            // for now (the spare's header was asked for when it became the spare),
             // so they arrive while the signature is checked.
-            if let Some(old) = entry.load().as_ref() {
-                let at = Arc::as_ptr(old).cast::<u8>();
-                prefetch(at.wrapping_sub(24));
-                prefetch(at);
-            }
             SPARE.with(|spare| {
                 let held = spare.take();
                 if let Some(v) = &held {
@@ -366,11 +359,11 @@ impl TokenCache {
     }
 
     /// Verifies `token` ([`VerifiedToken::decode`]) and caches it in its slot. The
-    /// entry it replaces is kept by the thread when no one else holds it (no reader
-    /// in another thread, no request still using it), and the thread's next first
-    /// sight is written into that memory: a first sight in a busy process then
-    /// allocates and frees nothing. A token that does not verify leaves the slot as
-    /// it was.
+    /// entry it replaces is kept by the thread, and the thread's next first sight is
+    /// written into that memory when no one else holds it by then (no reader in
+    /// another thread, no request still using it): a first sight in a busy process
+    /// then allocates and frees nothing. A token that does not verify leaves the
+    /// slot as it was.
     pub fn verify_and_insert(
         &self,
         token: &str,
@@ -392,11 +385,15 @@ impl TokenCache {
                 .unwrap_or_else(|| Arc::new(VerifiedToken::from_content(content, epoch)));
             let old = self.entries[slot].swap(Some(Arc::clone(&entry)));
             self.tags[slot].store(tag, Ordering::Release);
-            // Once swapped out, no new reader can find the old entry, and the swap
-            // turned every reader's claim on it into a count: unique means unheld.
-            if let Some(mut old) = old
-                && Arc::get_mut(&mut old).is_some()
-            {
+            // The evicted entry becomes the spare, unread: whether anyone still holds
+            // it is asked when it is reused (once swapped out no new reader can find
+            // it, and the swap turned every reader's claim on it into a count, so
+            // unique then means unheld). Its header, which that question and the
+            // next miss read, is asked for now, by address only.
+            if let Some(old) = old {
+                let at = Arc::as_ptr(&old).cast::<u8>();
+                prefetch(at.wrapping_sub(24));
+                prefetch(at);
                 SPARE.with(|spare| spare.set(Some(old)));
             }
             entry
@@ -545,7 +542,11 @@ mod tests {
         // A reader of the cache holds it too (a guard, not a count).
         let reader = cache.get(&a).unwrap();
         let second = cache.verify_and_insert(&b, &keys, 0, 7).unwrap();
-        assert!(take_spare().is_none(), "a held entry became the spare");
+        // a is now the spare, still held: the next first sight allocates anew.
+        let third = cache
+            .verify_and_insert(&signed(&keys, "c0"), &keys, 0, 7)
+            .unwrap();
+        assert_eq!(third.data.capacity(), third.data.len(), "a new entry");
         assert_eq!(held.token(), a);
         assert_eq!(reader.token(), a);
         assert_eq!(
