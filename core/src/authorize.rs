@@ -9,7 +9,7 @@ use crate::grant::{
 use crate::keystore::KeyStore;
 use crate::network::{allows, parse_client_ip};
 use crate::secret::is_key_id;
-use crate::time::{COARSE_TICK_MS, Timestamp, coarse_now};
+use crate::time::{Timestamp, coarse_now};
 use crate::token::{MAX_TOKEN_BYTES, Principal, PrincipalBuilder};
 use crate::token_cache::{Cached, VerifiedToken};
 
@@ -96,12 +96,10 @@ impl KeyStore {
         now: Option<Timestamp>,
         may_wait: bool,
     ) -> Result<Option<(Principal, Verified)>> {
-        // Without a `now` from the caller, the kernel's coarse clock (src/time.rs):
-        // it may lag the clock that stamped the token by up to a tick, so the
-        // issue-time check allows that much more.
-        let (now, lag_ms) = match now {
-            Some(now) => (now, 0),
-            None => (coarse_now(), COARSE_TICK_MS),
+        // Without a `now` from the caller, the kernel's coarse clock (src/time.rs).
+        let (now, coarse) = match now {
+            Some(now) => (now, false),
+            None => (coarse_now(), true),
         };
         self.check_open()?;
         let shared = self.shared();
@@ -157,7 +155,16 @@ impl KeyStore {
         if claims.exp.saturating_mul(1000) <= now_ms - leeway_ms {
             return Err(err(ErrorKind::TokenExpired, "the token has expired"));
         }
-        if claims.iat.saturating_mul(1000) > now_ms + leeway_ms + lag_ms {
+        // The coarse clock may lag the precise one that stamped the token by up to
+        // a tick, and show the previous second just after a token was issued: a
+        // token that looks issued in the future is judged by the precise clock.
+        let iat_ms = claims.iat.saturating_mul(1000);
+        let now_ms = if coarse && iat_ms > now_ms + leeway_ms {
+            Timestamp::now().as_millis()
+        } else {
+            now_ms
+        };
+        if iat_ms > now_ms + leeway_ms {
             return Err(err(
                 ErrorKind::InvalidToken,
                 "the token was issued in the future",

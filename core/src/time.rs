@@ -66,16 +66,12 @@ impl Timestamp {
     }
 }
 
-/// How far the coarse clocks may lag the precise ones: one tick of the coarsest
-/// kernel configuration (Linux at HZ=100).
-pub(crate) const COARSE_TICK_MS: i64 = 10;
-
 /// The wall clock as the kernel's last tick left it: `CLOCK_REALTIME_COARSE` on
 /// Linux, a read of memory the kernel shares (about 6 ns here, where the precise
 /// clock costs about 25 ns in a virtual machine), never ahead of
-/// [`Timestamp::now`] and at most [`COARSE_TICK_MS`] behind it. `authorize` reads
-/// it when its caller gives no `now` (docs/authorization.md, "The clock").
-/// Elsewhere, the system clock.
+/// [`Timestamp::now`] and at most one tick behind it (1–10 ms, by the kernel's
+/// configuration). `authorize` reads it when its caller gives no `now`
+/// (docs/authorization.md, "The clock"). Elsewhere, the system clock.
 pub(crate) fn coarse_now() -> Timestamp {
     #[cfg(target_os = "linux")]
     {
@@ -247,6 +243,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How far the coarse clocks may lag the precise ones: one tick of the coarsest
+    /// kernel configuration (Linux at HZ=100).
+    const COARSE_TICK_MS: i64 = 10;
 
     #[test]
     fn the_coarse_wall_clock_is_never_ahead_and_at_most_a_tick_behind() {

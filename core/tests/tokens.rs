@@ -995,3 +995,26 @@ fn a_token_used_as_it_is_issued_is_never_from_the_future() {
     }
     assert!(calls > 100, "{calls} calls");
 }
+
+/// The precise clock decides a token that looks issued in the future on the coarse
+/// one: a token stamped two seconds ahead is still refused without a `now`.
+#[test]
+fn a_token_from_the_future_is_refused_without_a_now() {
+    let s = mem();
+    let (k, secret) = s
+        .create_key(NewKey {
+            name: "ahead".into(),
+            grants: vec!["reports:read".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let ahead = Timestamp::now().plus_millis(2_000);
+    let tok = s
+        .issue_token(&k.id, &secret, None, None, Some(ahead))
+        .unwrap();
+    let e = s
+        .authorize(&tok.access_token, "reports", READ, None, None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidToken);
+    assert!(e.message().contains("future"), "{e}");
+}
