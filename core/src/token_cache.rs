@@ -518,15 +518,22 @@ mod tests {
         assert_eq!(cache.get(&c).unwrap().token(), c);
     }
 
-    #[test]
-    fn a_miss_leaves_the_spare_where_it_was() {
-        // The miss path asks for the spare's lines: the spare stays, unchanged.
+    /// A new cache and no spare, then `a` (its `jti` `jti_len` long) and `b` inserted
+    /// in one slot, neither held: `a` is this thread's spare.
+    fn a_then_b(jti_len: usize) -> (SigningKeys, TokenCache, String, String) {
         let keys = signing_keys();
-        let (a, b) = pair_in_one_slot(&keys, 60);
+        let (a, b) = pair_in_one_slot(&keys, jti_len);
         take_spare();
         let cache = TokenCache::new();
         drop(cache.verify_and_insert(&a, &keys, 0, 7).unwrap());
         drop(cache.verify_and_insert(&b, &keys, 0, 7).unwrap());
+        (keys, cache, a, b)
+    }
+
+    #[test]
+    fn a_miss_leaves_the_spare_where_it_was() {
+        // The miss path asks for the spare's lines: the spare stays, unchanged.
+        let (_, cache, a, _) = a_then_b(60);
         assert!(cache.get(&a).is_none());
         let spare = take_spare().expect("a is the spare");
         assert_eq!(spare.token(), a);
@@ -573,12 +580,8 @@ mod tests {
 
     #[test]
     fn an_entry_is_not_kept_for_a_much_shorter_token() {
-        let keys = signing_keys();
-        let (long, short) = pair_in_one_slot(&keys, 2000);
-        take_spare();
-        let cache = TokenCache::new();
-        drop(cache.verify_and_insert(&long, &keys, 0, 7).unwrap());
-        drop(cache.verify_and_insert(&short, &keys, 0, 7).unwrap());
+        // The spare held a 2 000-character jti: too big for a short token.
+        let (keys, cache, _, _) = a_then_b(2000);
         let third = cache
             .verify_and_insert(&signed(&keys, "c0"), &keys, 0, 7)
             .unwrap();

@@ -976,18 +976,19 @@ fn randomly_mutated_tokens_are_refused_and_never_panic() {
 #[test]
 fn a_token_used_as_it_is_issued_is_never_from_the_future() {
     let s = mem();
-    let (k, secret) = s
-        .create_key(NewKey {
-            name: "now".into(),
-            grants: vec!["reports:read".into()],
+    // A key of the real clock (not the suite's fixed T0).
+    let (id, secret) = key(
+        &s,
+        NewKey {
+            now: Some(Timestamp::now()),
             ..Default::default()
-        })
-        .unwrap();
+        },
+    );
     // The next whole second at least 100 ms away, and a token issued at it.
     let boundary = (Timestamp::now().as_millis() + 100).div_euclid(1000) * 1000 + 1000;
     let at = Timestamp::from_millis(boundary, "now").unwrap();
     let tok = s
-        .issue_token(&k.id, &secret, None, None, Some(at))
+        .issue_token(&id, &secret, None, None, Some(at))
         .unwrap()
         .access_token;
     let left = boundary - Timestamp::now().as_millis() - 5;
@@ -1012,16 +1013,17 @@ fn a_token_used_as_it_is_issued_is_never_from_the_future() {
 #[test]
 fn a_token_from_the_future_is_refused_without_a_now() {
     let s = mem();
-    let (k, secret) = s
-        .create_key(NewKey {
-            name: "ahead".into(),
-            grants: vec!["reports:read".into()],
+    // A key of the real clock (not the suite's fixed T0).
+    let (id, secret) = key(
+        &s,
+        NewKey {
+            now: Some(Timestamp::now()),
             ..Default::default()
-        })
-        .unwrap();
+        },
+    );
     let ahead = Timestamp::now().plus_millis(2_000);
     let tok = s
-        .issue_token(&k.id, &secret, None, None, Some(ahead))
+        .issue_token(&id, &secret, None, None, Some(ahead))
         .unwrap();
     let e = s
         .authorize(&tok.access_token, "reports", READ, None, None)
